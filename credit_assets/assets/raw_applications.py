@@ -1,0 +1,43 @@
+"""raw_applications: a month's landing CSV, read against the contract and stored as typed Parquet."""
+
+import dagster as dg
+import pandas as pd
+
+from credit_assets.landing import LandingFileError, read_landing_csv
+from credit_assets.partitions import landing_file_name, monthly_partitions
+from credit_assets.resources.storage import StorageResource, sha256_of
+
+
+def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    """The frame's columns and dtypes as Dagster column schema metadata."""
+    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.dtypes.items()])
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name="ingest",
+    kinds={"pandas", "parquet"},
+    description="The month's landing file `applications_YYYY-MM.csv` as typed Parquet (the landing file is kept).",
+)
+def raw_applications(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Read the month's landing CSV with the contract's dtypes and store it as Parquet."""
+    path = storage.landing_dir / landing_file_name(context.partition_key)
+    if not path.is_file():
+        raise dg.Failure(f"No landing file for {context.partition_key}: expected {path}.")
+    try:
+        frame = read_landing_csv(path)
+    except LandingFileError as error:
+        raise dg.Failure(
+            description=str(error),
+            metadata={"file": str(path), "column": error.column or "(file)", "rule": error.rule, "detail": error.detail},
+        ) from error
+    storage.write_table("raw_applications", context.partition_key, frame)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "dagster/column_schema": table_schema(frame),
+            "source_file": path.name,
+            "source_sha256": sha256_of(path),
+            "source_bytes": path.stat().st_size,
+        }
+    )

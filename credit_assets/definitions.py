@@ -1,0 +1,27 @@
+"""The Dagster definitions of credit-assets."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.assets.raw_applications import raw_applications
+from credit_assets.assets.validated_applications import validated_applications
+from credit_assets.jobs import ingest_month, score_month
+from credit_assets.resources.storage import StorageResource
+from credit_assets.sensors.landing_sensor import landing_sensor
+
+DEFAULT_STORAGE_ROOT = Path(__file__).resolve().parents[1] / "data"
+
+
+def storage_root() -> str:
+    """The storage root: CREDIT_ASSETS_STORAGE_ROOT when set, else `data/` beside the package."""
+    return os.environ.get("CREDIT_ASSETS_STORAGE_ROOT", str(DEFAULT_STORAGE_ROOT))
+
+
+defs = dg.Definitions(
+    assets=[raw_applications, validated_applications],
+    jobs=[ingest_month, score_month],
+    sensors=[landing_sensor],
+    resources={"storage": StorageResource(root=storage_root())},
+)

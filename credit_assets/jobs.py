@@ -1,0 +1,26 @@
+"""Jobs: ingest a month (the history only gets this far) or run a month through to its forecasts."""
+
+import dagster as dg
+
+from credit_assets.partitions import FIRST_MONTH, monthly_partitions
+
+INGEST_GROUP = "ingest"
+
+ingest_month = dg.define_asset_job(
+    "ingest_month",
+    selection=dg.AssetSelection.groups(INGEST_GROUP),
+    partitions_def=monthly_partitions,
+    description="Landing file -> raw -> validated -> features for one month.",
+)
+
+score_month = dg.define_asset_job(
+    "score_month",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("comparison"),
+    partitions_def=monthly_partitions,
+    description="One month from landing file to forecasts and, once labelled, their performance.",
+)
+
+
+def job_for_month(month: str) -> str:
+    """The history month has no labelled month before it, so it is only ingested; later months are scored."""
+    return ingest_month.name if month == FIRST_MONTH else score_month.name

@@ -1,0 +1,69 @@
+"""landing_sensor: a new or changed monthly file in the landing folder requests a run of its month."""
+
+import json
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.jobs import job_for_month
+from credit_assets.partitions import month_of_landing_file, monthly_partitions
+from credit_assets.resources.storage import StorageResource, sha256_of
+
+# A file counts as complete once it has not changed for this long; copy tools that write in place are
+# covered by it, and writers that rename a finished temp file into place are picked up on the next tick.
+SETTLE_SECONDS = 10
+
+
+def _is_settled(path: Path, now: float) -> bool:
+    return now - path.stat().st_mtime >= SETTLE_SECONDS
+
+
+def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | None:
+    if month is None:
+        return f"{name}: name does not fit the convention applications_YYYY-MM.csv"
+    if month not in known_months:
+        return f"{name}: month {month} is not a partition (first month, or not closed yet)"
+    return None
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a run of a month's partition when its landing file is new or its content changed.",
+)
+def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
+    """Scan the landing folder; one run request per new file content (run key = name + SHA-256)."""
+    cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
+    known_months = set(monthly_partitions.get_partition_keys())
+    now = time.time()
+    requests: list[dg.RunRequest] = []
+    files = sorted(p for p in storage.landing_dir.glob("*") if p.is_file() and not p.name.startswith("."))
+    for path in files:
+        month = month_of_landing_file(path.name)
+        reason = _skip_reason(path.name, month, known_months)
+        stat = path.stat()
+        seen = cursor.get(path.name, {})
+        if (seen.get("size"), seen.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            continue
+        if reason is None and not _is_settled(path, now):
+            context.log.info(f"{path.name}: still being written, waiting until it settles")
+            continue
+        state = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if reason is not None:
+            context.log.warning(f"skipped {reason}")
+            cursor[path.name] = state
+            continue
+        digest = sha256_of(path)
+        cursor[path.name] = {**state, "sha256": digest}
+        if seen.get("sha256") == digest:
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{path.name}:{digest[:16]}",
+                partition_key=month,
+                job_name=job_for_month(month),
+                tags={"credit_assets/landing_file": path.name, "credit_assets/landing_sha256": digest},
+            )
+        )
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
