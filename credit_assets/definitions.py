@@ -5,8 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from credit_assets.assets.raw_applications import raw_applications
-from credit_assets.assets.validated_applications import validated_applications
+from credit_assets.assets import features, forecasts, model, raw_applications, validated_applications
 from credit_assets.jobs import ingest_month, score_month
 from credit_assets.resources.storage import StorageResource
 from credit_assets.sensors.landing_sensor import landing_sensor
@@ -20,7 +19,8 @@ def storage_root() -> str:
 
 
 defs = dg.Definitions(
-    assets=[raw_applications, validated_applications],
+    assets=dg.load_assets_from_modules([raw_applications, validated_applications, features, model, forecasts]),
+    asset_checks=dg.load_asset_checks_from_modules([forecasts]),
     jobs=[ingest_month, score_month],
     sensors=[landing_sensor],
     resources={"storage": StorageResource(root=storage_root())},

@@ -20,3 +20,15 @@ def month_of_landing_file(name: str) -> str | None:
     """The month key a landing file name stands for, or None when the name does not fit the convention."""
     match = LANDING_FILE_PATTERN.fullmatch(name)
     return match.group(1) if match else None
+
+
+def months_between(earlier: str, later: str) -> int:
+    """Whole months from `earlier` to `later` (month keys 'YYYY-MM')."""
+    (y1, m1), (y2, m2) = (map(int, earlier.split("-")), map(int, later.split("-")))
+    return (y2 - y1) * 12 + (m2 - m1)
+
+
+def previous_month(month: str) -> str:
+    """The month key before `month`."""
+    year, number = map(int, month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"

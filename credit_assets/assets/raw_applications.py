@@ -1,16 +1,11 @@
 """raw_applications: a month's landing CSV, read against the contract and stored as typed Parquet."""
 
 import dagster as dg
-import pandas as pd
 
 from credit_assets.landing import LandingFileError, read_landing_csv
 from credit_assets.partitions import landing_file_name, monthly_partitions
+from credit_assets.metadata import table_schema
 from credit_assets.resources.storage import StorageResource, sha256_of
-
-
-def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
-    """The frame's columns and dtypes as Dagster column schema metadata."""
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.dtypes.items()])
 
 
 @dg.asset(

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from credit_assets import quality, schema
-from credit_assets.assets.raw_applications import raw_applications, table_schema
+from credit_assets.assets.raw_applications import raw_applications
+from credit_assets.metadata import table_schema
 from credit_assets.partitions import landing_file_name, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
