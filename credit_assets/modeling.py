@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from credit_assets import schema
+from credit_assets.partitions import monthly_partitions
 from credit_assets.resources.storage import StorageResource, atomic_write
 
 MODEL_FILE = "model.txt"
@@ -71,8 +72,20 @@ def labelled_months_before(storage: StorageResource, month: str) -> list[str]:
     return [key for key in months if storage.read_table("features", key, [schema.TARGET_COLUMN])[schema.TARGET_COLUMN].notna().all()]
 
 
+def require_contiguous(storage: StorageResource, month: str) -> None:
+    """Refuse a training window with a hole: every month from the first stored one to `month` - 1 needs features."""
+    stored = [key for key in storage.stored_partitions("features") if key < month]
+    if not stored:
+        return
+    expected = [key for key in monthly_partitions.get_partition_keys() if stored[0] <= key < month]
+    holes = sorted(set(expected) - set(stored))
+    if holes:
+        raise ValueError(f"Features for {holes} are missing: materialise those months before {month}.")
+
+
 def training_data(storage: StorageResource, month: str) -> TrainingData:
     """Every labelled month before `month`; the latest one is the out-of-time validation slice."""
+    require_contiguous(storage, month)
     months = labelled_months_before(storage, month)
     if not months:
         raise ValueError(

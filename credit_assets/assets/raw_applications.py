@@ -8,6 +8,17 @@ from credit_assets.metadata import table_schema
 from credit_assets.resources.storage import StorageResource, sha256_of
 
 
+def last_materialisation(instance: dg.DagsterInstance, month: str) -> tuple[str | None, str] | None:
+    """(source SHA-256, run id) of the month's latest raw_applications materialisation, if any."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=raw_applications.key, asset_partitions=[month]), limit=1
+    ).records
+    if not records:
+        return None
+    source = records[0].asset_materialization.metadata.get("source_sha256")
+    return (source.value if source is not None else None), records[0].run_id
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
     group_name="ingest",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from credit_assets.jobs import job_for_month
+from credit_assets.assets.raw_applications import last_materialisation
+from credit_assets.jobs import ingest_month, job_for_month, score_month
 from credit_assets.partitions import month_of_landing_file, monthly_partitions
 from credit_assets.resources.storage import StorageResource, sha256_of
 
@@ -28,12 +29,13 @@ def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | 
 
 
 @dg.sensor(
+    jobs=[ingest_month, score_month],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a run of a month's partition when its landing file is new or its content changed.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-    """Scan the landing folder; one run request per new file content (run key = name + SHA-256)."""
+    """Scan the landing folder; one run request per file content not yet seen or materialised (run key = name + SHA-256)."""
     cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
     known_months = set(monthly_partitions.get_partition_keys())
     now = time.time()
@@ -56,7 +58,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource
             continue
         digest = sha256_of(path)
         cursor[path.name] = {**state, "sha256": digest}
-        if seen.get("sha256") == digest:
+        last = last_materialisation(context.instance, month)
+        if digest == seen.get("sha256") or (last is not None and last[0] == digest):
             continue
         requests.append(
             dg.RunRequest(

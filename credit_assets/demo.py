@@ -1,0 +1,43 @@
+"""The quick start's demo: generate demo months when the landing folder is empty, then run each month in order."""
+
+import dagster as dg
+
+from credit_assets.assets.raw_applications import last_materialisation
+from credit_assets.definitions import defs, storage_root
+from credit_assets.generate import GeneratorConfig, generate_landing_files
+from credit_assets.jobs import job_for_month
+from credit_assets.partitions import landing_file_name, month_of_landing_file
+from credit_assets.resources.storage import StorageResource, sha256_of
+
+DEMO_SEED = 7
+
+
+def landed_months(storage: StorageResource) -> list[str]:
+    months = (month_of_landing_file(path.name) for path in storage.landing_dir.glob("*.csv"))
+    return sorted(month for month in months if month)
+
+
+def already_materialised(instance: dg.DagsterInstance, storage: StorageResource, month: str) -> bool:
+    """True when a successful run already materialised exactly this landing file."""
+    last = last_materialisation(instance, month)
+    if last is None:
+        return False
+    run = instance.get_run_by_id(last[1])
+    return last[0] == sha256_of(storage.landing_dir / landing_file_name(month)) and run is not None and run.is_success
+
+
+def run_demo(instance: dg.DagsterInstance) -> None:
+    """Land demo files if there are none and run every landed month that is not materialised yet, oldest first."""
+    storage = StorageResource(root=storage_root())
+    if not landed_months(storage):
+        config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
+        generate_landing_files(config, storage.landing_dir, storage.root_dir / "generator_truth")
+    for month in landed_months(storage):
+        if already_materialised(instance, storage, month):
+            print(f"{month}: already materialised, skipped")
+            continue
+        job = defs.resolve_job_def(job_for_month(month))
+        result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False)
+        print(f"{month}: {job.name} {'succeeded' if result.success else 'FAILED'} (run {result.run_id})")
+        if not result.success:
+            raise SystemExit(f"The demo run of {month} failed; open the UI (run {result.run_id}) to see why.")

@@ -1,0 +1,61 @@
+"""Small real-format data and one-call materialisation for the tests."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.definitions import STAGES
+from credit_assets.generate import GeneratorConfig, generate_landing_files
+from credit_assets.partitions import landing_file_name
+from credit_assets.resources.storage import StorageResource
+
+SMALL = GeneratorConfig(seed=11, history_rows=4_000, months=3, rows_per_month=1_500)
+MONTHS = SMALL.month_keys  # history 2020-09, then 2020-10 .. 2020-12
+INGEST = ["raw_applications", "validated_applications", "features"]
+SCORE = [*INGEST, "model", "forecasts", "forecast_performance"]
+FAST_MODEL = {"optuna_trials": 2, "max_boost_rounds": 200, "early_stopping_rounds": 20}
+
+ASSETS = dg.load_assets_from_modules(STAGES)
+CHECKS = dg.load_asset_checks_from_modules(STAGES)
+
+
+def write_small_landing(folder: Path, config: GeneratorConfig = SMALL) -> list[Path]:
+    """Generate the small months into `folder` (the probability side files go beside it)."""
+    return generate_landing_files(config, folder, folder.parent / "generator_truth")
+
+
+def storage_with(root: Path, source_landing: Path, months: list[str]) -> StorageResource:
+    """A fresh storage root whose landing folder holds copies of the given months' files."""
+    storage = StorageResource(root=str(root))
+    storage.landing_dir.mkdir(parents=True, exist_ok=True)
+    for month in months:
+        shutil.copy(source_landing / landing_file_name(month), storage.landing_dir / landing_file_name(month))
+    return storage
+
+
+def materialize_month(
+    storage: StorageResource, month: str, selection: list[str] = INGEST, model_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialise the selected assets (and their checks) for one month with the real Dagster machinery."""
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        selection=selection,
+        partition_key=month,
+        resources={"storage": storage},
+        run_config={"ops": {"model": {"config": {**FAST_MODEL, **(model_config or {})}}}} if "model" in selection else None,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """All step failure messages of a run, joined."""
+    return "\n".join(
+        event.event_specific_data.error.message for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+    )
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    return {e.check_name: e.description or "" for e in result.get_asset_check_evaluations() if not e.passed}

@@ -1,0 +1,74 @@
+"""Quick start for a fresh machine with Python 3.11: `python3 dev.py demo` or `python3 dev.py test`.
+
+Both create `.venv` and install the project when needed. `demo` generates demo months, runs them through
+the pipeline into the project's own Dagster instance (SQLite under dagster_home/) and opens the UI on
+127.0.0.1; `test` runs the whole test suite. Standard library only: it runs before anything is installed.
+"""
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".installed-pyproject-sha256"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(map(str, args)), flush=True)
+    subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=True)
+
+
+def ensure_environment() -> None:
+    """Create the virtualenv and install the project with its dev extra, again whenever pyproject.toml changed."""
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    STAMP.write_text(wanted)
+
+
+def project_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DAGSTER_HOME", str(ROOT / "dagster_home"))
+    env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def demo(port: int) -> None:
+    env = project_env()
+    run(PYTHON, "-m", "credit_assets.cli", "demo", env=env)
+    run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", str(port), env=env)
+
+
+def test(pytest_args: list[str]) -> None:
+    run(PYTHON, "-m", "pytest", *pytest_args, env=project_env())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help="set up, run the demo months and open the Dagster UI")
+    demo_parser.add_argument("--port", type=int, default=3000)
+    test_parser = commands.add_parser("test", help="set up and run the whole test suite")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    ensure_environment()
+    try:
+        demo(args.port) if args.command == "demo" else test(args.pytest_args)
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
