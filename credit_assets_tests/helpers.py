@@ -36,15 +36,18 @@ def storage_with(root: Path, source_landing: Path, months: list[str]) -> Storage
 
 def materialize_month(
     storage: StorageResource, month: str, selection: list[str] = INGEST, model_config: dict | None = None,
-    instance: dg.DagsterInstance | None = None,
+    instance: dg.DagsterInstance | None = None, op_configs: dict[str, dict] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise the selected assets (and their checks) for one month with the real Dagster machinery."""
+    configs = dict(op_configs or {})
+    if "model" in selection:
+        configs["model"] = {**FAST_MODEL, **(model_config or {})}
     return dg.materialize(
         [*ASSETS, *CHECKS],
         selection=selection,
         partition_key=month,
         resources={"storage": storage},
-        run_config={"ops": {"model": {"config": {**FAST_MODEL, **(model_config or {})}}}} if "model" in selection else None,
+        run_config={"ops": {op: {"config": config} for op, config in configs.items()}},
         instance=instance,
         raise_on_error=False,
     )
