@@ -1,4 +1,4 @@
-"""Quick start for a fresh machine with Python 3.11: `python3 dev.py demo` or `python3 dev.py test`.
+"""Quick start for a fresh machine with Python 3.11: `python3 dev.py demo`, `test` or `split-real FILE`.
 
 Both create `.venv` and install the project when needed. `demo` generates demo months, runs them through
 the pipeline into the project's own Dagster instance (SQLite under dagster_home/) and opens the UI on
@@ -49,6 +49,10 @@ def demo(port: int) -> None:
     run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", str(port), env=env)
 
 
+def split_real(csv_path: str) -> None:
+    run(PYTHON, "-m", "credit_assets.cli", "split-real", Path(csv_path).resolve(), env=project_env())
+
+
 def test(pytest_args: list[str]) -> None:
     run(PYTHON, "-m", "pytest", *pytest_args, env=project_env())
 
@@ -58,12 +62,19 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="set up, run the demo months and open the Dagster UI")
     demo_parser.add_argument("--port", type=int, default=3000)
+    split_parser = commands.add_parser("split-real", help="land the real application_train.csv split like the article")
+    split_parser.add_argument("csv_path")
     test_parser = commands.add_parser("test", help="set up and run the whole test suite")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     ensure_environment()
     try:
-        demo(args.port) if args.command == "demo" else test(args.pytest_args)
+        if args.command == "demo":
+            demo(args.port)
+        elif args.command == "split-real":
+            split_real(args.csv_path)
+        else:
+            test(args.pytest_args)
     except subprocess.CalledProcessError as error:
         sys.exit(error.returncode)
     except KeyboardInterrupt:
