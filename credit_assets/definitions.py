@@ -10,12 +10,16 @@ from credit_assets.assets import (
     forecast_performance,
     forecasts,
     model,
+    model_comparison,
     raw_applications,
     validated_applications,
 )
 from credit_assets.jobs import ingest_month, score_month
+from credit_assets.resources.notifier import NotifierResource
 from credit_assets.resources.storage import StorageResource
+from credit_assets.schedules.monthly_scoring import monthly_scoring
 from credit_assets.sensors.landing_sensor import landing_sensor
+from credit_assets.sensors.run_notifications import run_failure_notifier, run_success_notifier
 
 DEFAULT_STORAGE_ROOT = Path(__file__).resolve().parents[1] / "data"
 
@@ -25,12 +29,19 @@ def storage_root() -> str:
     return os.environ.get("CREDIT_ASSETS_STORAGE_ROOT", str(DEFAULT_STORAGE_ROOT))
 
 
-STAGES = [raw_applications, validated_applications, features, model, forecasts, forecast_performance]
+def webhook_url() -> str:
+    """A Slack-compatible webhook for run notifications (CREDIT_ASSETS_WEBHOOK_URL); empty keeps the log only."""
+    return os.environ.get("CREDIT_ASSETS_WEBHOOK_URL", "")
+
+
+storage = StorageResource(root=storage_root())
+STAGES = [raw_applications, validated_applications, features, model, forecasts, forecast_performance, model_comparison]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(STAGES),
     asset_checks=dg.load_asset_checks_from_modules(STAGES),
     jobs=[ingest_month, score_month],
-    sensors=[landing_sensor],
-    resources={"storage": StorageResource(root=storage_root())},
+    schedules=[monthly_scoring],
+    sensors=[landing_sensor, run_failure_notifier, run_success_notifier],
+    resources={"storage": storage, "notifier": NotifierResource(storage=storage, webhook_url=webhook_url())},
 )

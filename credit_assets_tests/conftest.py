@@ -1,0 +1,55 @@
+"""Shared small-data helpers: synthetic, contract-shaped feature months written to a temporary storage root."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_assets import schema
+from credit_assets.assets.features import build_features
+from credit_assets.resources.storage import StorageResource
+
+MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
+
+
+def _numeric(col: schema.Column, rows: int, rng: np.random.Generator) -> np.ndarray:
+    low = max(col.low, col.observed_min if col.observed_min is not None else col.low)
+    high = min(col.high, col.observed_max if col.observed_max is not None else col.high)
+    values = rng.uniform(low, high, rows)
+    return np.round(values) if col.dtype == "int64" else values
+
+
+def contract_frame(rows: int, seed: int, first_id: int = 100_000, labelled: bool = True) -> pd.DataFrame:
+    """A validated-like month: all 122 contract columns, text as contract categoricals, TARGET driven by EXT_SOURCE_2/3."""
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {}
+    for col in schema.columns():
+        if col.is_text:
+            data[col.name] = pd.Categorical(rng.choice(col.levels, rows, p=col.level_shares), categories=col.levels)
+        else:
+            data[col.name] = _numeric(col, rows, rng)
+    frame = pd.DataFrame(data)
+    frame[schema.ID_COLUMN] = np.arange(first_id, first_id + rows, dtype="int64")
+    risk = 2.0 - 4.0 * frame["EXT_SOURCE_2"] - 4.0 * frame["EXT_SOURCE_3"]
+    target = (rng.uniform(size=rows) < 1 / (1 + np.exp(-risk))).astype("int64")
+    for col in schema.columns():
+        if col.nullable:
+            frame.loc[rng.uniform(size=rows) < min(col.missing_rate, MAX_MISSING_RATE), col.name] = np.nan
+    frame[schema.TARGET_COLUMN] = target if labelled else np.nan
+    return frame[schema.column_names()]
+
+
+@pytest.fixture
+def feature_months(tmp_path: Path) -> Callable[[dict[str, int]], StorageResource]:
+    """Write labelled synthetic feature months ({month: rows}) under tmp_path and return their storage."""
+
+    def write(months: dict[str, int]) -> StorageResource:
+        storage = StorageResource(root=str(tmp_path))
+        for index, (month, rows) in enumerate(sorted(months.items())):
+            frame = contract_frame(rows, seed=index, first_id=100_000 + 1_000_000 * index)
+            storage.write_table("features", month, build_features(frame))
+        return storage
+
+    return write
