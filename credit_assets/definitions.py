@@ -14,6 +14,7 @@ from credit_assets.assets import (
     raw_applications,
     validated_applications,
 )
+from credit_assets.checks.forecast_freshness import forecast_freshness_checks, forecast_freshness_sensor
 from credit_assets.jobs import ingest_month, score_month
 from credit_assets.resources.notifier import NotifierResource
 from credit_assets.resources.storage import StorageResource
@@ -39,9 +40,9 @@ STAGES = [raw_applications, validated_applications, features, model, forecasts, 
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(STAGES),
-    asset_checks=dg.load_asset_checks_from_modules(STAGES),
+    asset_checks=[*dg.load_asset_checks_from_modules(STAGES), *forecast_freshness_checks],
     jobs=[ingest_month, score_month],
     schedules=[monthly_scoring],
-    sensors=[landing_sensor, run_failure_notifier, run_success_notifier],
+    sensors=[landing_sensor, run_failure_notifier, run_success_notifier, forecast_freshness_sensor],
     resources={"storage": storage, "notifier": NotifierResource(storage=storage, webhook_url=webhook_url())},
 )

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from credit_assets.checks.forecast_freshness import forecast_freshness_checks
 from credit_assets.partitions import FIRST_MONTH, monthly_partitions
 
 INGEST_GROUP = "ingest"
@@ -15,7 +16,8 @@ ingest_month = dg.define_asset_job(
 
 score_month = dg.define_asset_job(
     "score_month",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("comparison"),
+    # the comparison runs on request; freshness is judged by its own sensor against the clock, not per run
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("comparison") - dg.AssetSelection.checks(*forecast_freshness_checks),
     partitions_def=monthly_partitions,
     description="One month from landing file to forecasts and, once labelled, their performance.",
 )

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import freeze_time  # the clock the freshness check reads
 
+from credit_assets.checks.forecast_freshness import forecast_freshness_checks
 from credit_assets.partitions import landing_file_name
 from credit_assets.resources.notifier import NotifierResource
 from credit_assets.resources.storage import StorageResource
 from credit_assets.schedules.monthly_scoring import monthly_scoring
 from credit_assets.sensors.run_notifications import run_failure_notifier, run_success_notifier
-from credit_assets_tests.helpers import MONTHS, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import ASSETS, MONTHS, materialize_month, storage_with, write_small_landing
 
 MONTH = MONTHS[1]  # 2020-10, closed on 2020-11-01
 
@@ -143,3 +145,24 @@ def test_without_a_webhook_only_the_log_is_written(tmp_path: Path, landing: Path
     with _status_context(instance, result, "PIPELINE_SUCCESS", notifier) as context:
         run_success_notifier(context)
     assert len(notifier.log_path.read_text().splitlines()) == 1
+
+
+def _run_freshness(instance: dg.DagsterInstance, storage: StorageResource, at: datetime) -> dg.AssetCheckEvaluation:
+    with freeze_time(at):
+        result = dg.materialize(
+            [*ASSETS, *forecast_freshness_checks],
+            selection=dg.AssetSelection.checks(*forecast_freshness_checks),
+            instance=instance,
+            resources={"storage": storage},
+        )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_freshness_flags_last_months_forecasts_missing_past_the_deadline(tmp_path: Path, instance: dg.DagsterInstance) -> None:
+    storage = StorageResource(root=str(tmp_path))
+    after_deadline = datetime(2020, 12, 6, tzinfo=timezone.utc)  # 2020-11's deadline: 2020-12-05 12:00
+    missing = _run_freshness(instance, storage, after_deadline)
+    assert not missing.passed and missing.severity == dg.AssetCheckSeverity.WARN
+    instance.report_runless_asset_event(dg.AssetMaterialization("forecasts", partition="2020-11"))
+    assert _run_freshness(instance, storage, after_deadline).passed

@@ -1,0 +1,23 @@
+"""Freshness: last month's forecasts must exist by a deadline early in the following month."""
+
+import os
+
+import dagster as dg
+
+from credit_assets.assets.forecasts import forecasts
+
+# Default: noon UTC on the 5th, three days after the monthly schedule's backstop run.
+DEFAULT_DEADLINE_CRON = "0 12 5 * *"
+
+
+def deadline_cron() -> str:
+    """The deadline as a cron expression (CREDIT_ASSETS_FORECAST_DEADLINE_CRON), by default noon on the 5th."""
+    return os.environ.get("CREDIT_ASSETS_FORECAST_DEADLINE_CRON", DEFAULT_DEADLINE_CRON)
+
+
+forecast_freshness_checks = dg.build_time_partition_freshness_checks(
+    assets=[forecasts], deadline_cron=deadline_cron(), timezone="UTC", severity=dg.AssetCheckSeverity.WARN
+)
+forecast_freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=forecast_freshness_checks, default_status=dg.DefaultSensorStatus.RUNNING
+)
