@@ -3,7 +3,7 @@
 import dagster as dg
 
 from credit_assets.assets.raw_applications import last_materialisation
-from credit_assets.definitions import defs, storage_root
+from credit_assets.definitions import defs, storage
 from credit_assets.generate import GeneratorConfig, generate_landing_files
 from credit_assets.jobs import job_for_month
 from credit_assets.partitions import landing_file_name, month_of_landing_file
@@ -28,7 +28,6 @@ def already_materialised(instance: dg.DagsterInstance, storage: StorageResource,
 
 def run_demo(instance: dg.DagsterInstance) -> None:
     """Land demo files if there are none and run every landed month that is not materialised yet, oldest first."""
-    storage = StorageResource(root=storage_root())
     if not landed_months(storage):
         config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
         generate_landing_files(config, storage.landing_dir, storage.root_dir / "generator_truth")

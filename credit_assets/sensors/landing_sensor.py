@@ -16,16 +16,43 @@ from credit_assets.resources.storage import StorageResource, sha256_of
 SETTLE_SECONDS = 10
 
 
-def _is_settled(path: Path, now: float) -> bool:
-    return now - path.stat().st_mtime >= SETTLE_SECONDS
-
-
 def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | None:
     if month is None:
         return f"{name}: name does not fit the convention applications_YYYY-MM.csv"
     if month not in known_months:
         return f"{name}: month {month} is not a partition (first month, or not closed yet)"
     return None
+
+
+def _run_request(path: Path, month: str, digest: str) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=f"{path.name}:{digest[:16]}",
+        partition_key=month,
+        job_name=job_for_month(month),
+        tags={"credit_assets/landing_file": path.name, "credit_assets/landing_sha256": digest},
+    )
+
+
+def _evaluate_file(
+    context: dg.SensorEvaluationContext, path: Path, seen: dict, known_months: set[str], now: float
+) -> tuple[dict | None, dg.RunRequest | None]:
+    """The file's new cursor entry (None: unchanged or not settled) and its run request, if one is due."""
+    stat = path.stat()
+    state = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if (seen.get("size"), seen.get("mtime_ns")) == (state["size"], state["mtime_ns"]):
+        return None, None
+    month = month_of_landing_file(path.name)
+    reason = _skip_reason(path.name, month, known_months)
+    if reason is not None:
+        context.log.warning(f"skipped {reason}")
+        return state, None
+    if now - stat.st_mtime < SETTLE_SECONDS:
+        context.log.info(f"{path.name}: still being written, waiting until it settles")
+        return None, None
+    digest = sha256_of(path)
+    last = last_materialisation(context.instance, month)
+    already_done = digest == seen.get("sha256") or (last is not None and last[0] == digest)
+    return {**state, "sha256": digest}, None if already_done else _run_request(path, month, digest)
 
 
 @dg.sensor(
@@ -40,33 +67,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource
     known_months = set(monthly_partitions.get_partition_keys())
     now = time.time()
     requests: list[dg.RunRequest] = []
-    files = sorted(p for p in storage.landing_dir.glob("*") if p.is_file() and not p.name.startswith("."))
-    for path in files:
-        month = month_of_landing_file(path.name)
-        reason = _skip_reason(path.name, month, known_months)
-        stat = path.stat()
-        seen = cursor.get(path.name, {})
-        if (seen.get("size"), seen.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
-            continue
-        if reason is None and not _is_settled(path, now):
-            context.log.info(f"{path.name}: still being written, waiting until it settles")
-            continue
-        state = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        if reason is not None:
-            context.log.warning(f"skipped {reason}")
-            cursor[path.name] = state
-            continue
-        digest = sha256_of(path)
-        cursor[path.name] = {**state, "sha256": digest}
-        last = last_materialisation(context.instance, month)
-        if digest == seen.get("sha256") or (last is not None and last[0] == digest):
-            continue
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{path.name}:{digest[:16]}",
-                partition_key=month,
-                job_name=job_for_month(month),
-                tags={"credit_assets/landing_file": path.name, "credit_assets/landing_sha256": digest},
-            )
-        )
+    for path in sorted(p for p in storage.landing_dir.glob("*") if p.is_file() and not p.name.startswith(".")):
+        entry, request = _evaluate_file(context, path, cursor.get(path.name, {}), known_months, now)
+        if entry is not None:
+            cursor[path.name] = entry
+        if request is not None:
+            requests.append(request)
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
