@@ -17,6 +17,8 @@ PARQUET_COMPRESSION = "zstd"
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temp file in the same folder and rename it over `path`, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left behind by a writer that was killed
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
