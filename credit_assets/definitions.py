@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from credit_assets.assets import (
+    fairness,
     features,
     forecast_performance,
     forecasts,
@@ -36,7 +37,16 @@ def webhook_url() -> str:
 
 
 storage = StorageResource(root=storage_root())
-STAGES = [raw_applications, validated_applications, features, model, forecasts, forecast_performance, model_comparison]
+STAGES = [
+    raw_applications,
+    validated_applications,
+    features,
+    model,
+    forecasts,
+    forecast_performance,
+    fairness,
+    model_comparison,
+]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(STAGES),

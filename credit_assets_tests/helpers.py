@@ -14,7 +14,8 @@ SMALL = GeneratorConfig(seed=11, history_rows=4_000, months=3, rows_per_month=1_
 MONTHS = SMALL.month_keys  # history 2020-09, then 2020-10 .. 2020-12
 INGEST = ["raw_applications", "validated_applications", "features"]
 SCORE = [*INGEST, "model", "forecasts", "forecast_performance"]
-FAST_MODEL = {"optuna_trials": 2, "max_boost_rounds": 200, "early_stopping_rounds": 20}
+# One LightGBM thread: OpenMP threads that spin for a busy core slow training tens of times.
+FAST_MODEL = {"optuna_trials": 2, "max_boost_rounds": 200, "early_stopping_rounds": 20, "num_threads": 1}
 
 ASSETS = dg.load_assets_from_modules(STAGES)
 CHECKS = dg.load_asset_checks_from_modules(STAGES)
