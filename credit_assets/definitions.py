@@ -6,6 +6,8 @@ from pathlib import Path
 import dagster as dg
 
 from credit_assets.assets import (
+    data_profile,
+    drift,
     fairness,
     features,
     forecast_performance,
@@ -44,6 +46,8 @@ STAGES = [
     model,
     forecasts,
     forecast_performance,
+    data_profile,
+    drift,
     fairness,
     model_comparison,
 ]

@@ -9,9 +9,9 @@ INGEST_GROUP = "ingest"
 
 ingest_month = dg.define_asset_job(
     "ingest_month",
-    selection=dg.AssetSelection.groups(INGEST_GROUP),
+    selection=dg.AssetSelection.groups(INGEST_GROUP) | dg.AssetSelection.assets("data_profile"),
     partitions_def=monthly_partitions,
-    description="Landing file -> raw -> validated -> features for one month.",
+    description="Landing file -> raw -> validated -> features (and the month's data profile) for one month.",
 )
 
 score_month = dg.define_asset_job(

@@ -92,7 +92,12 @@ def training_data(storage: StorageResource, month: str) -> TrainingData:
             f"No labelled month before {month}: its model needs the history and labelled months before it "
             "(materialise features for earlier months first)."
         )
-    frames = {key: storage.read_table("features", key) for key in months}
+    return split_out_of_time({key: storage.read_table("features", key) for key in months})
+
+
+def split_out_of_time(frames: dict[str, pd.DataFrame]) -> TrainingData:
+    """Labelled feature months: the latest one validates; with only one month, its newest rows do."""
+    months = sorted(frames)
     if len(months) == 1:
         only = frames[months[0]].sort_values(schema.ID_COLUMN)
         cut = int(len(only) * (1 - HISTORY_VALIDATION_SHARE))
