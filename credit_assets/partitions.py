@@ -32,3 +32,8 @@ def previous_month(month: str) -> str:
     """The month key before `month`."""
     year, number = map(int, month.split("-"))
     return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+# One run per month in backfills: every month passes its own blocking checks and fails alone, and a month's
+# model reads the features of the months before it, so months are materialised in order, not as one range.
+ONE_MONTH_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from credit_assets import metadata, plots, schema
 from credit_assets.assets.validated_applications import validated_applications
-from credit_assets.partitions import monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource, atomic_write
 
 ASSET = "data_profile"
@@ -153,6 +153,7 @@ def _metadata(frame: pd.DataFrame, profiles: list[ColumnProfile], report: Path) 
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[validated_applications],
     group_name="monitoring",
     kinds={"pandas", "matplotlib"},

@@ -19,7 +19,7 @@ from credit_assets import metadata, modeling, plots, schema
 from credit_assets.assets.features import ASSET as FEATURES, features
 from credit_assets.assets.forecasts import ASSET as FORECASTS, forecasts
 from credit_assets.assets.model import ASSET as MODEL, model
-from credit_assets.partitions import monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
 ASSET = "drift"
@@ -152,6 +152,7 @@ def psi_png(storage: StorageResource, result: dict[str, Any]) -> bytes:
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[features, model, forecasts],
     group_name="monitoring",
     kinds={"pandas", "scipy"},

@@ -29,7 +29,7 @@ from credit_assets import metadata, plots, schema
 from credit_assets.assets.features import DAYS_PER_YEAR
 from credit_assets.assets.forecasts import ASSET as FORECASTS, forecasts
 from credit_assets.assets.validated_applications import ASSET as VALIDATED, validated_applications
-from credit_assets.partitions import monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
 ASSET = "fairness"
@@ -263,6 +263,7 @@ def _attribute_metadata(storage: StorageResource, month: str, attribute: str, fi
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[forecasts, validated_applications],
     group_name="monitoring",
     kinds={"fairlearn"},

@@ -15,7 +15,7 @@ import pandas as pd
 from credit_assets import schema
 from credit_assets.metadata import table_schema
 from credit_assets.assets.validated_applications import validated_applications
-from credit_assets.partitions import monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
 ASSET = "features"
@@ -109,6 +109,7 @@ def column_lineage() -> dg.TableColumnLineage:
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[validated_applications],
     group_name="ingest",
     kinds={"pandas", "parquet"},

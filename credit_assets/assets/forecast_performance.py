@@ -16,7 +16,7 @@ from credit_assets import metadata, modeling, plots, schema
 from credit_assets.assets.forecasts import ASSET as FORECASTS, forecasts
 from credit_assets.assets.model import ASSET as MODEL
 from credit_assets.assets.validated_applications import validated_applications
-from credit_assets.partitions import monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
 ASSET = "forecast_performance"
@@ -84,6 +84,7 @@ def calibration_png(storage: StorageResource, month: str, table: pd.DataFrame) -
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[forecasts, validated_applications],
     group_name="monitoring",
     kinds={"pandas"},

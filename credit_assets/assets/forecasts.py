@@ -13,7 +13,7 @@ import pandas as pd
 from credit_assets import metadata, modeling, schema
 from credit_assets.assets.features import features
 from credit_assets.assets.model import ASSET as MODEL, model
-from credit_assets.partitions import monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource, atomic_write
 
 ASSET = "forecasts"
@@ -116,6 +116,7 @@ def score(frame: pd.DataFrame, booster: Any, version: str, config: ForecastConfi
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[model, features],
     group_name="model",
     kinds={"lightgbm", "parquet", "csv"},

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_curve
 
 from credit_assets import modeling, plots, schema
 from credit_assets.assets.features import feature_names, features
-from credit_assets.partitions import monthly_partitions, months_between, previous_month
+from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions, months_between, previous_month
 from credit_assets.resources.storage import StorageResource
 
 ASSET = "model"
@@ -118,6 +118,7 @@ def importance_png(storage: StorageResource, month: str, table: pd.DataFrame, to
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[dg.AssetDep(features, partition_mapping=TRAINING_WINDOW)],
     group_name="model",
     kinds={"lightgbm", "optuna"},

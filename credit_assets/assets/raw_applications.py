@@ -3,7 +3,7 @@
 import dagster as dg
 
 from credit_assets.landing import LandingFileError, read_landing_csv
-from credit_assets.partitions import landing_file_name, monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, landing_file_name, monthly_partitions
 from credit_assets.metadata import table_schema
 from credit_assets.resources.storage import StorageResource, sha256_of
 
@@ -21,6 +21,7 @@ def last_materialisation(instance: dg.DagsterInstance, month: str) -> tuple[str 
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     group_name="ingest",
     kinds={"pandas", "parquet"},
     description="The month's landing file `applications_YYYY-MM.csv` as typed Parquet (the landing file is kept).",

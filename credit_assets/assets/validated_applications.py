@@ -16,7 +16,7 @@ import pandas as pd
 from credit_assets import quality, schema
 from credit_assets.assets.raw_applications import raw_applications
 from credit_assets.metadata import table_schema
-from credit_assets.partitions import landing_file_name, monthly_partitions
+from credit_assets.partitions import ONE_MONTH_PER_RUN, landing_file_name, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
 ASSET = "validated_applications"
@@ -45,6 +45,7 @@ def normalise(raw: pd.DataFrame) -> pd.DataFrame:
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=ONE_MONTH_PER_RUN,
     deps=[raw_applications],
     group_name="ingest",
     kinds={"pandas", "parquet", "great_expectations"},
