@@ -1,7 +1,6 @@
 """The Dagster definitions of credit-assets."""
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
@@ -20,17 +19,10 @@ from credit_assets.assets import (
 from credit_assets.checks.forecast_freshness import forecast_freshness_checks, forecast_freshness_sensor
 from credit_assets.jobs import ingest_month, score_month
 from credit_assets.resources.notifier import NotifierResource
-from credit_assets.resources.storage import StorageResource
+from credit_assets.resources.storage import StorageResource, default_storage_root
 from credit_assets.schedules.monthly_scoring import monthly_scoring
 from credit_assets.sensors.landing_sensor import landing_sensor
 from credit_assets.sensors.run_notifications import run_failure_notifier, run_success_notifier
-
-DEFAULT_STORAGE_ROOT = Path(__file__).resolve().parents[1] / "data"
-
-
-def storage_root() -> str:
-    """The storage root: CREDIT_ASSETS_STORAGE_ROOT when set, else `data/` beside the package."""
-    return os.environ.get("CREDIT_ASSETS_STORAGE_ROOT", str(DEFAULT_STORAGE_ROOT))
 
 
 def webhook_url() -> str:
@@ -38,7 +30,7 @@ def webhook_url() -> str:
     return os.environ.get("CREDIT_ASSETS_WEBHOOK_URL", "")
 
 
-storage = StorageResource(root=storage_root())
+storage = StorageResource(root=default_storage_root())
 STAGES = [
     raw_applications,
     validated_applications,

@@ -30,7 +30,7 @@ def run_demo(instance: dg.DagsterInstance) -> None:
     """Land demo files if there are none and run every landed month that is not materialised yet, oldest first."""
     if not landed_months(storage):
         config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
-        generate_landing_files(config, storage.landing_dir, storage.root_dir / "generator_truth")
+        generate_landing_files(config, storage.landing_dir, storage.generator_truth_dir)
     for month in landed_months(storage):
         if already_materialised(instance, storage, month):
             print(f"{month}: already materialised, skipped")

@@ -10,12 +10,10 @@ drift of chosen columns, the risk model on those attributes (so values that will
 risk, as in real scorecards), then the contract's missing values and TARGET.
 """
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from scipy import special, stats
 
 from credit_assets import schema
 from credit_assets.partitions import FIRST_MONTH, landing_file_name, month_of_landing_file
+from credit_assets.resources.storage import atomic_write
 
 Columns = dict[str, np.ndarray]
 Seed = int | tuple[int, ...]
@@ -65,7 +64,7 @@ _DOCUMENT_SHARES = {
 _BUREAU_MEANS = {"HOUR": 0.0064, "DAY": 0.007, "WEEK": 0.034, "MON": 0.267, "QRT": 0.265, "YEAR": 1.9}
 # External scores: Beta shape, loadings on (standardised age, creditworthiness); the rest is own noise.
 _SCORE_SHAPES = {"EXT_SOURCE_1": (2.3, 2.3), "EXT_SOURCE_2": (2.3, 1.5), "EXT_SOURCE_3": (2.4, 1.8)}
-_SCORE_LOADINGS = {"EXT_SOURCE_1": (0.6, 0.3), "EXT_SOURCE_2": (0.1, 0.45), "EXT_SOURCE_3": (0.2, 0.3)}
+_SCORE_LOADINGS = {"EXT_SOURCE_1": (0.5, 0.3), "EXT_SOURCE_2": (0.1, 0.45), "EXT_SOURCE_3": (0.15, 0.3)}
 # Building statistics (*_AVG): median, spread on the logit scale, correlation with the building's size.
 _BUILDING_SHAPES = {
     "APARTMENTS": (0.088, 0.8, 0.9), "BASEMENTAREA": (0.076, 0.8, 0.7),
@@ -75,21 +74,21 @@ _BUILDING_SHAPES = {
     "LIVINGAPARTMENTS": (0.076, 0.8, 0.9), "LIVINGAREA": (0.075, 0.8, 0.9),
     "NONLIVINGAPARTMENTS": (0.004, 1.2, 0.4), "NONLIVINGAREA": (0.004, 1.5, 0.4),
 }  # fmt: skip
-_MODE_NOISE, _MEDI_NOISE = 0.10, 0.03  # relative deviation of a building's mode and median from its mean
-_BUILDING_MISSING_CORRELATION = 0.9  # building columns go missing in blocks, not one by one
+_MODE_NOISE, _MEDI_NOISE = 0.10, 0.03  # deviation of a building's mode and median from its mean (logit scale)
+_BUILDING_MISSING_CORRELATION = 0.99  # building columns go missing in blocks, not one by one
 _REGION_COUNT, _REGION_CATALOGUE_SEED = 81, 2018
 _RATING_SHARES = (0.105, 0.738, 0.157)  # applicants living in regions rated 1, 2 and 3
 
 # The risk model: logit = intercept + sum(weight x term) + latent noise that no column shows.
 RISK_WEIGHTS: dict[str, float] = {
-    "ext_source_1": -3.2, "ext_source_2": -3.6, "ext_source_3": -4.0, "age_decades": -0.22,
-    "employed_years": -0.035, "sentinel": -0.15, "working": 0.18, "male": 0.3, "higher_education": -0.3,
-    "lower_secondary": 0.35, "region_rating": 0.25, "id_publish_recency": 0.1, "phone_change_recency": 0.2,
-    "city_not_work_city": 0.2, "annuity_to_income": 0.25, "credit_over_goods": 1.0, "goods_size": -0.15,
+    "ext_source_1": -2.3, "ext_source_2": -2.45, "ext_source_3": -2.85, "age_decades": -0.05,
+    "employed_years": -0.02, "sentinel": 0.3, "working": 0.3, "male": 0.5, "higher_education": -0.3,
+    "lower_secondary": 0.35, "region_rating": 0.5, "id_publish_recency": 0.12, "phone_change_recency": 0.3,
+    "city_not_work_city": 0.3, "annuity_to_income": 0.25, "credit_over_goods": 1.0, "goods_size": -0.45,
     "social_defaults": 0.15, "own_car": -0.15, "revolving": -0.3,
 }  # fmt: skip
-RISK_INTERCEPT = -2.9
-LATENT_RISK_SD = 0.6
+RISK_INTERCEPT = -3.28
+LATENT_RISK_SD = 0.3
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,7 @@ class GeneratorConfig:
     drift_strength: float = 1.0
 
     def __post_init__(self) -> None:
+        months = self.month_keys  # checks first_month
         if self.history_rows < 1 or self.months < 0 or self.rows_per_month < 1:
             raise ValueError("need history_rows >= 1, months >= 0 and rows_per_month >= 1")
         not_features = set(self.drift_columns) - set(schema.column_names(with_target=False)[1:])
@@ -114,12 +114,14 @@ class GeneratorConfig:
             raise ValueError(f"cannot drift {sorted(not_features)}: not feature columns of the contract")
         if (self.drift_month is None) != (not self.drift_columns):
             raise ValueError("drift_month and drift_columns go together")
-        if self.drift_month is not None and self.drift_month not in self.month_keys:
-            raise ValueError(f"drift_month {self.drift_month} is not one of {self.month_keys}")
+        if self.drift_month is not None and self.drift_month not in months:
+            raise ValueError(f"drift_month {self.drift_month} is not one of {months}")
 
     @classmethod
     def at_scale(cls, scale: str, **options: object) -> "GeneratorConfig":
         """A config with the row counts of a scale preset ('demo' or 'full') and the given options."""
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; presets are {sorted(SCALES)}")
         return cls(**SCALES[scale], **options)  # type: ignore[arg-type]
 
     @property
@@ -175,25 +177,12 @@ def generate_landing_files(config: GeneratorConfig, landing_dir: Path, truth_dir
     written = []
     for batch in generate_months(config):
         landing_path = Path(landing_dir) / landing_file_name(batch.month)
-        write_atomically(landing_path, lambda path: batch.frame.to_csv(path, index=False))
+        atomic_write(landing_path, partial(batch.frame.to_csv, index=False))
         truth = pd.DataFrame({schema.ID_COLUMN: batch.frame[schema.ID_COLUMN], "probability": batch.probability})
         truth_path = Path(truth_dir) / truth_file_name(batch.month)
-        write_atomically(truth_path, lambda path: truth.to_parquet(path, index=False))
+        atomic_write(truth_path, partial(truth.to_parquet, index=False))
         written.append(landing_path)
     return written
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Let `write` fill a temporary file beside `path`, then move it into place in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def generate_months(config: GeneratorConfig) -> Iterator[MonthBatch]:
@@ -217,12 +206,13 @@ def generate_applications(
     IDs start at FIRST_ID, or continue after `after_id` with the same small random gaps.
     """
     rng = np.random.default_rng(seed)
+    ids = _application_ids(rng, n_rows, after_id)  # drawn first, so a drift leaves later months' IDs alone
     cols = _complete_applications(rng, n_rows)
     if drift is not None:
         cols = drift.applied(rng, cols)
     probability = special.expit(risk_logit(cols) + rng.normal(0.0, LATENT_RISK_SD, n_rows))
     cols = _with_missing_values(rng, cols)
-    cols[schema.ID_COLUMN] = _application_ids(rng, n_rows, after_id)
+    cols[schema.ID_COLUMN] = ids
     cols[schema.TARGET_COLUMN] = (rng.random(n_rows) < probability).astype(np.int64)
     return _contract_frame(cols), probability
 
@@ -231,12 +221,11 @@ def risk_terms(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The risk model's terms, named as in RISK_WEIGHTS, from complete application attributes."""
     value = {name: np.asarray(values) for name, values in cols.items()}
     sentinel = value["DAYS_EMPLOYED"] == schema.DAYS_EMPLOYED_SENTINEL
-    employed_days = np.where(sentinel, 0, -value["DAYS_EMPLOYED"])
     education = value["NAME_EDUCATION_TYPE"]
     return {
         **{name.lower(): value[name] - 0.5 for name in _SCORE_SHAPES},
         "age_decades": (-value["DAYS_BIRTH"] / _DAYS_PER_YEAR - 40) / 10,
-        "employed_years": np.minimum(employed_days / _DAYS_PER_YEAR, 20),
+        "employed_years": np.where(sentinel, 0.0, np.minimum(-value["DAYS_EMPLOYED"] / _DAYS_PER_YEAR, 20) - 5),
         "sentinel": sentinel,
         "working": value["NAME_INCOME_TYPE"] == "Working",
         "male": value["CODE_GENDER"] == "M",
@@ -284,6 +273,7 @@ def _sample_levels(rng: np.random.Generator, name: str, n: int) -> np.ndarray:
 
 
 def _level_share(name: str, level: str) -> float:
+    """The contract share of one level of a text column."""
     col = schema.column(name)
     return col.level_shares[col.levels.index(level)]
 
@@ -297,6 +287,7 @@ def _fit(name: str, values: np.ndarray) -> np.ndarray:
 
 
 def _round_to(values: np.ndarray, step: float | np.ndarray) -> np.ndarray:
+    """Round to the nearest multiple of `step`, as amounts in the real file are."""
     return np.round(values / step) * step
 
 
@@ -306,15 +297,23 @@ def _stochastic_round(rng: np.random.Generator, values: np.ndarray) -> np.ndarra
     return floor + (rng.random(len(values)) < values - floor)
 
 
+def _overdispersed_counts(rng: np.random.Generator, mean: float, dispersion: float, n: int) -> np.ndarray:
+    """Negative binomial counts: the smaller `dispersion`, the more zeros and the longer the tail."""
+    return rng.negative_binomial(dispersion, dispersion / (dispersion + mean), n)
+
+
 def _age_years(cols: Columns) -> np.ndarray:
+    """Age in years from DAYS_BIRTH."""
     return -cols["DAYS_BIRTH"] / _DAYS_PER_YEAR
 
 
 def _is_sentinel(cols: Columns) -> np.ndarray:
+    """Rows whose DAYS_EMPLOYED carries the sentinel: those without an employer (ORGANIZATION_TYPE XNA)."""
     return cols["ORGANIZATION_TYPE"] == schema.SENTINEL_ORGANIZATION_TYPE
 
 
 def _application_ids(rng: np.random.Generator, n: int, after_id: int | None) -> np.ndarray:
+    """Ascending IDs with geometric steps, from FIRST_ID or after `after_id`."""
     steps = rng.geometric(_ID_STEP_SUCCESS, n)
     start = FIRST_ID - steps[0] if after_id is None else after_id
     return start + np.cumsum(steps)
@@ -324,6 +323,7 @@ def _application_ids(rng: np.random.Generator, n: int, after_id: int | None) -> 
 
 
 def _complete_applications(rng: np.random.Generator, n: int) -> Columns:
+    """Every contract column except ID and TARGET, without missing values, in contract dtypes."""
     cols: Columns = {}
     for step in _STEPS:
         cols.update({name: _as_contract_dtype(name, values) for name, values in step(rng, cols, n).items()})
@@ -331,11 +331,16 @@ def _complete_applications(rng: np.random.Generator, n: int) -> Columns:
 
 
 def _as_contract_dtype(name: str, values: np.ndarray) -> np.ndarray:
+    """Values as the contract's dtype: object for text, int64 or float64 for numbers."""
     col = schema.column(name)
-    return np.asarray(values, dtype=object if col.is_text else col.dtype)
+    if col.is_text:
+        return np.asarray(values, dtype=object)
+    typed = np.asarray(values, dtype=col.dtype)
+    return typed + typed.dtype.type(0)  # turns -0.0, which a CSV shows as "-0.0", into 0.0
 
 
 def _employment(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """Employer type first: its sentinel level decides who is a pensioner and has no occupation."""
     organization = _sample_levels(rng, "ORGANIZATION_TYPE", n)
     return {
         "ORGANIZATION_TYPE": organization,
@@ -358,6 +363,7 @@ def _income_types(rng: np.random.Generator, sentinel: np.ndarray) -> np.ndarray:
 
 
 def _person(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """Age, then employment, registration and ID document dates that fit into the applicant's life."""
     sentinel = _is_sentinel(cols)
     # Pensioners are older; working-age applicants spread over 20 to 65 with a bulge in their thirties.
     age = np.where(sentinel, 45 + 24 * rng.beta(3.5, 2.0, n), 20.5 + 44.5 * rng.beta(1.6, 2.0, n))
@@ -371,7 +377,7 @@ def _person(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
         "DAYS_BIRTH": days_birth,
         "DAYS_EMPLOYED": np.where(sentinel, schema.DAYS_EMPLOYED_SENTINEL, employed).astype(np.int64),
         "DAYS_REGISTRATION": _fit("DAYS_REGISTRATION", -np.round(age_days * rng.beta(1.1, 2.6, n))),
-        "DAYS_ID_PUBLISH": _fit("DAYS_ID_PUBLISH", np.round(np.maximum(id_issued, oldest_id))).astype(np.int64),
+        "DAYS_ID_PUBLISH": _fit("DAYS_ID_PUBLISH", np.ceil(np.maximum(id_issued, oldest_id))).astype(np.int64),
         "CODE_GENDER": _sample_levels(rng, "CODE_GENDER", n),
         "NAME_EDUCATION_TYPE": _sample_levels(rng, "NAME_EDUCATION_TYPE", n),
         "NAME_FAMILY_STATUS": _sample_levels(rng, "NAME_FAMILY_STATUS", n),
@@ -379,6 +385,7 @@ def _person(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
 
 
 def _household(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """Children and family size (children, the client, a partner), housing and car."""
     has_children = rng.random(n) < np.where(_is_sentinel(cols), 0.03, 0.36)
     children = _fit("CNT_CHILDREN", np.where(has_children, 1 + rng.poisson(0.38, n), 0))
     partner = np.isin(cols["NAME_FAMILY_STATUS"], _PARTNERED_STATUSES)
@@ -398,6 +405,7 @@ def _household(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
 
 
 def _contacts(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """Phone and e-mail flags; only the employed give an employer's or work phone."""
     employed = ~_is_sentinel(cols)
     flags = {name: rng.random(n) < rate for name, rate in _FLAG_RATES.items()}
     return {
@@ -442,6 +450,7 @@ def _region_catalogue() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _region(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """The region the client lives in: its population and rating, the city's rating."""
     population, applicants, rating = _region_catalogue()
     region = rng.choice(len(population), size=n, p=applicants)
     region_rating = rating[region]
@@ -519,20 +528,19 @@ def _building(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
         values[f"{base}_AVG"] = np.round(average, 4)
         values[f"{base}_MODE"] = _close_share(rng, average, _MODE_NOISE)
         values[f"{base}_MEDI"] = _close_share(rng, average, _MEDI_NOISE)
-    values["TOTALAREA_MODE"] = _close_share(rng, 0.9 * values["APARTMENTS_AVG"], 0.15)
+    values["TOTALAREA_MODE"] = _close_share(rng, 0.9 * values["APARTMENTS_AVG"], 0.2)
     text = ("FONDKAPREMONT_MODE", "HOUSETYPE_MODE", "WALLSMATERIAL_MODE", "EMERGENCYSTATE_MODE")
     return values | {name: _sample_levels(rng, name, n) for name in text}
 
 
-def _close_share(rng: np.random.Generator, values: np.ndarray, relative_noise: float) -> np.ndarray:
-    jittered = values * np.exp(relative_noise * rng.normal(size=len(values)))
-    return np.round(np.clip(jittered, 0.0, 1.0), 4)
+def _close_share(rng: np.random.Generator, shares: np.ndarray, noise: float) -> np.ndarray:
+    """Shares near the given ones: jittered on the logit scale, so they stay inside 0..1."""
+    return np.round(special.expit(special.logit(shares) + noise * rng.normal(size=len(shares))), 4)
 
 
 def _social_circle(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
     """Observed acquaintances at 30 and 60 days past due, and how many of them defaulted."""
-    mean, dispersion = 1.42, 0.46
-    observed_30 = _fit("OBS_30_CNT_SOCIAL_CIRCLE", rng.negative_binomial(dispersion, dispersion / (dispersion + mean), n))
+    observed_30 = _fit("OBS_30_CNT_SOCIAL_CIRCLE", _overdispersed_counts(rng, mean=1.42, dispersion=0.46, n=n))
     observed_60 = observed_30 - rng.binomial(observed_30, 0.01)
     defaulted_30 = _fit("DEF_30_CNT_SOCIAL_CIRCLE", rng.binomial(observed_30, 0.1))
     defaulted_60 = _fit("DEF_60_CNT_SOCIAL_CIRCLE", np.minimum(rng.binomial(defaulted_30, 0.7), observed_60))
@@ -545,12 +553,13 @@ def _bureau(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
     counts = {}
     for period, mean in _BUREAU_MEANS.items():
         name = f"AMT_REQ_CREDIT_BUREAU_{period}"
-        draws = rng.negative_binomial(1.2, 1.2 / (1.2 + mean), n) if period == "YEAR" else rng.poisson(mean, n)
+        draws = _overdispersed_counts(rng, mean, 1.2, n) if period == "YEAR" else rng.poisson(mean, n)
         counts[name] = _fit(name, draws.astype(float))
     return counts
 
 
 def _documents(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """FLAG_DOCUMENT_*: at most one document per application."""
     names = list(_DOCUMENT_SHARES)
     shares = np.array([*_DOCUMENT_SHARES.values(), 1 - sum(_DOCUMENT_SHARES.values())])
     document = rng.choice(len(shares), size=n, p=shares)
@@ -558,6 +567,7 @@ def _documents(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
 
 
 def _application_time(rng: np.random.Generator, cols: Columns, n: int) -> Columns:
+    """Weekday and hour of the application, and days since the client last changed phone."""
     phone_changed = np.where(rng.random(n) < 0.12, 0.0, -np.round(rng.gamma(1.2, 850, n)))
     return {
         "WEEKDAY_APPR_PROCESS_START": _sample_levels(rng, "WEEKDAY_APPR_PROCESS_START", n),

@@ -1,8 +1,9 @@
 """Shared small-data helpers: synthetic, contract-shaped feature months written to a temporary storage root."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from credit_assets import schema
 from credit_assets.assets.features import build_features
 from credit_assets.resources.storage import StorageResource
+from credit_assets_tests.helpers import write_small_landing
 
 MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
 
@@ -53,3 +55,18 @@ def feature_months(tmp_path: Path) -> Callable[[dict[str, int]], StorageResource
         return storage
 
     return write
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small generated months (helpers.SMALL), written once per session; tests copy what they need."""
+    folder = tmp_path_factory.mktemp("generated") / "landing"
+    write_small_landing(folder)
+    return folder
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A real Dagster instance (SQLite in a temp folder) for one test."""
+    with dg.instance_for_test() as instance:
+        yield instance

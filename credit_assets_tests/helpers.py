@@ -40,6 +40,9 @@ def materialize_month(
     instance: dg.DagsterInstance | None = None, op_configs: dict[str, dict] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise the selected assets (and their checks) for one month with the real Dagster machinery."""
+    if instance is None:  # a fresh instance per call: Dagster's load context must not outlive an earlier test's
+        with dg.instance_for_test() as fresh:
+            return materialize_month(storage, month, selection, model_config, fresh, op_configs)
     configs = dict(op_configs or {})
     if "model" in selection:
         configs["model"] = {**FAST_MODEL, **(model_config or {})}
@@ -63,3 +66,9 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     return {e.check_name: e.description or "" for e in result.get_asset_check_evaluations() if not e.passed}
+
+
+def copy_storage(template: Path, tmp_path: Path) -> StorageResource:
+    """A private copy of a prepared storage root, so a test may change it freely."""
+    shutil.copytree(template, tmp_path / "root")
+    return StorageResource(root=str(tmp_path / "root"))

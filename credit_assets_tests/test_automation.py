@@ -16,23 +16,13 @@ from credit_assets.partitions import landing_file_name
 from credit_assets.resources.notifier import NotifierResource
 from credit_assets.resources.storage import StorageResource
 from credit_assets.schedules.monthly_scoring import monthly_scoring
-from credit_assets.sensors.run_notifications import run_failure_notifier, run_success_notifier
-from credit_assets_tests.helpers import ASSETS, MONTHS, materialize_month, storage_with, write_small_landing
+from credit_assets.sensors.run_notifications import (
+    run_failure_notifier,
+    run_success_notifier,
+)
+from credit_assets_tests.helpers import ASSETS, MONTHS, materialize_month, storage_with
 
 MONTH = MONTHS[1]  # 2020-10, closed on 2020-11-01
-
-
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("generated") / "landing"
-    write_small_landing(folder)
-    return folder
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 class Webhook:
@@ -76,22 +66,22 @@ def schedule_at(storage: StorageResource, instance: dg.DagsterInstance, when: da
     return monthly_scoring(context)
 
 
-def test_schedule_requests_the_month_that_just_closed(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_schedule_requests_the_month_that_just_closed(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     request = schedule_at(storage, instance, datetime(2020, 11, 2, 6, tzinfo=timezone.utc))
     assert isinstance(request, dg.RunRequest)
     assert request.partition_key == MONTH
 
 
-def test_schedule_skips_a_month_whose_file_has_not_landed(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_schedule_skips_a_month_whose_file_has_not_landed(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     skip = schedule_at(storage, instance, datetime(2020, 12, 2, 6, tzinfo=timezone.utc))
     assert isinstance(skip, dg.SkipReason)
     assert landing_file_name("2020-11") in skip.skip_message
 
 
-def test_schedule_skips_a_month_already_materialised_from_the_same_file(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_schedule_skips_a_month_already_materialised_from_the_same_file(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     assert materialize_month(storage, MONTH, ["raw_applications"], instance=instance).success
     skip = schedule_at(storage, instance, datetime(2020, 11, 2, 6, tzinfo=timezone.utc))
     assert isinstance(skip, dg.SkipReason) and "already materialised" in skip.skip_message
@@ -107,8 +97,8 @@ def _status_context(
     )
 
 
-def test_failed_run_is_reported_to_the_log_and_the_webhook(tmp_path: Path, landing: Path, instance: dg.DagsterInstance, webhook: Webhook) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_failed_run_is_reported_to_the_log_and_the_webhook(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance, webhook: Webhook) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     (storage.landing_dir / landing_file_name(MONTH)).write_text("")
     result = materialize_month(storage, MONTH, instance=instance)
     assert not result.success
@@ -126,8 +116,8 @@ def test_failed_run_is_reported_to_the_log_and_the_webhook(tmp_path: Path, landi
     assert webhook.received[0]["credit_assets"]["run_id"] == result.run_id
 
 
-def test_successful_run_is_reported(tmp_path: Path, landing: Path, instance: dg.DagsterInstance, webhook: Webhook) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_successful_run_is_reported(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance, webhook: Webhook) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     result = materialize_month(storage, MONTH, ["raw_applications"], instance=instance)
     assert result.success
     notifier = NotifierResource(storage=storage, webhook_url=webhook.url)
@@ -138,8 +128,8 @@ def test_successful_run_is_reported(tmp_path: Path, landing: Path, instance: dg.
     assert "succeeded" in webhook.received[0]["text"]
 
 
-def test_without_a_webhook_only_the_log_is_written(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_without_a_webhook_only_the_log_is_written(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     result = materialize_month(storage, MONTH, ["raw_applications"], instance=instance)
     notifier = NotifierResource(storage=storage)
     with _status_context(instance, result, "PIPELINE_SUCCESS", notifier) as context:

@@ -5,7 +5,6 @@ import hashlib
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +18,14 @@ import pytest
 
 from credit_assets.generate import GeneratorConfig
 from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import INGEST, MONTHS, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import (
+    INGEST,
+    MONTHS,
+    copy_storage,
+    materialize_month,
+    storage_with,
+    write_small_landing,
+)
 
 HISTORY, FIRST = MONTHS[0], MONTHS[1]
 PACKAGE = Path(__file__).resolve().parents[1] / "credit_assets"
@@ -97,19 +103,16 @@ def test_kill_while_writing_a_parquet_partition_keeps_the_previous_version(tmp_p
 
 
 @pytest.fixture(scope="module")
-def scored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    generated = tmp_path_factory.mktemp("generated") / "landing"
-    write_small_landing(generated)
+def scored_template(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Path:
     root = tmp_path_factory.mktemp("scored")
-    storage = storage_with(root, generated, MONTHS[:2])
+    storage = storage_with(root, small_landing, MONTHS[:2])
     assert materialize_month(storage, HISTORY).success
     assert materialize_month(storage, FIRST, [*INGEST, "model", "forecasts"]).success
     return root
 
 
 def test_kill_while_training_keeps_the_previous_model_and_a_rerun_succeeds(tmp_path: Path, scored_template: Path) -> None:
-    shutil.copytree(scored_template, tmp_path / "root")
-    storage = StorageResource(root=str(tmp_path / "root"))
+    storage = copy_storage(scored_template, tmp_path)
     before = visible_artifacts(storage)
     retune = {"retune": "always", "optuna_trials": 6}
 
@@ -124,8 +127,7 @@ def test_kill_while_training_keeps_the_previous_model_and_a_rerun_succeeds(tmp_p
 
 
 def test_rematerialising_a_month_gives_byte_identical_artifacts(tmp_path: Path, scored_template: Path) -> None:
-    shutil.copytree(scored_template, tmp_path / "root")
-    storage = StorageResource(root=str(tmp_path / "root"))
+    storage = copy_storage(scored_template, tmp_path)
     before = visible_artifacts(storage)
     assert materialize_month(storage, FIRST, [*INGEST, "model", "forecasts"]).success
     after = visible_artifacts(storage)

@@ -12,10 +12,22 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from credit_assets import schema
-from credit_assets.assets.data_profile import ABSENT, ALL_MISSING, ASSET, CHART_DIR, KEY_COLUMNS, REPORT_FILE
+from credit_assets.assets.data_profile import (
+    ABSENT,
+    ALL_MISSING,
+    ASSET,
+    CHART_DIR,
+    KEY_COLUMNS,
+    REPORT_FILE,
+)
 from credit_assets.generate import GeneratorConfig
 from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import failure_message, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import (
+    failure_message,
+    materialize_month,
+    storage_with,
+    write_small_landing,
+)
 
 # Only the history goes through the GX suite (seconds per month); the edge-case months derive from it.
 CONFIG = GeneratorConfig(seed=11, history_rows=4_000, months=0)

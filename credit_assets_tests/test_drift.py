@@ -14,12 +14,23 @@ from threadpoolctl import threadpool_limits
 
 from credit_assets import modeling, schema
 from credit_assets.assets.drift import (
-    ASSET, RESULT_FILE, ks, model_reference, psi,
+    ASSET,
+    RESULT_FILE,
+    ks,
+    model_reference,
+    psi,
 )
 from credit_assets.generate import GeneratorConfig
 from credit_assets.partitions import landing_file_name
 from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import INGEST, failure_message, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import (
+    INGEST,
+    copy_storage,
+    failure_message,
+    materialize_month,
+    storage_with,
+    write_small_landing,
+)
 
 # History and one month keep the file under a minute: the GX suite takes seconds per ingested month.
 CLEAN = GeneratorConfig(seed=11, history_rows=4_000, months=1, rows_per_month=1_500)
@@ -58,8 +69,7 @@ def scored_template(tmp_path_factory: pytest.TempPathFactory, landing: dict[str,
 
 @pytest.fixture
 def scored(tmp_path: Path, scored_template: Path) -> StorageResource:
-    shutil.copytree(scored_template, tmp_path / "root")
-    return StorageResource(root=str(tmp_path / "root"))
+    return copy_storage(scored_template, tmp_path)
 
 
 def materialize_drift(storage: StorageResource, config: dict[str, Any] | None = None) -> dg.ExecuteInProcessResult:

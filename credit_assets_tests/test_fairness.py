@@ -1,7 +1,6 @@
 """fairness: hand-computed group figures and differences, the edge cases, and the asset with its check in Dagster."""
 
 import dataclasses
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +8,25 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from credit_assets.assets.fairness import RESULT_FILE, FairnessConfig, age_bands, assess, fairness, fairness_within_limits, limit_breaches
+from credit_assets.assets.fairness import (
+    RESULT_FILE,
+    FairnessConfig,
+    age_bands,
+    assess,
+    fairness,
+    fairness_within_limits,
+    limit_breaches,
+)
 from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import INGEST, SMALL, failure_message, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import (
+    INGEST,
+    SMALL,
+    copy_storage,
+    failure_message,
+    materialize_month,
+    storage_with,
+    write_small_landing,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 YOUNG, MIDDLE = -8_000, -15_000  # DAYS_BIRTH of about 21.9 and 41.1 years
@@ -135,8 +150,7 @@ def scored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def scored(tmp_path: Path, scored_template: Path) -> StorageResource:
-    shutil.copytree(scored_template, tmp_path / "root")
-    return StorageResource(root=str(tmp_path / "root"))
+    return copy_storage(scored_template, tmp_path)
 
 
 def run_fairness(storage: StorageResource, month: str, config: dict[str, float] | None = None) -> dg.ExecuteInProcessResult:

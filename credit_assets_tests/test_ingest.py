@@ -1,7 +1,6 @@
 """raw_applications and validated_applications on good files, hand-made real rows and every kind of bad input."""
 
 import hashlib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +10,14 @@ import pytest
 from credit_assets import schema
 from credit_assets.partitions import landing_file_name
 from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import MONTHS, failed_checks, failure_message, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import (
+    MONTHS,
+    copy_storage,
+    failed_checks,
+    failure_message,
+    materialize_month,
+    storage_with,
+)
 
 HISTORY, FIRST, SECOND = MONTHS[0], MONTHS[1], MONTHS[2]
 
@@ -37,17 +43,10 @@ REAL_FORMAT_ROWS = [
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("generated") / "landing"
-    write_small_landing(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def ingested_template(tmp_path_factory: pytest.TempPathFactory, landing: Path) -> Path:
+def ingested_template(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Path:
     """History and the first month ingested; the second month's good file is landed but not yet run."""
     root = tmp_path_factory.mktemp("ingested")
-    storage = storage_with(root, landing, [HISTORY, FIRST, SECOND])
+    storage = storage_with(root, small_landing, [HISTORY, FIRST, SECOND])
     for month in (HISTORY, FIRST):
         assert materialize_month(storage, month).success
     return root
@@ -55,9 +54,7 @@ def ingested_template(tmp_path_factory: pytest.TempPathFactory, landing: Path) -
 
 @pytest.fixture
 def ingested(tmp_path: Path, ingested_template: Path) -> StorageResource:
-    """A private copy of the ingested template for one test."""
-    shutil.copytree(ingested_template, tmp_path / "root")
-    return StorageResource(root=str(tmp_path / "root"))
+    return copy_storage(ingested_template, tmp_path)
 
 
 def stored_hashes(storage: StorageResource) -> dict[str, str]:

@@ -10,22 +10,9 @@ import pytest
 from credit_assets.partitions import FIRST_MONTH, landing_file_name
 from credit_assets.resources.storage import StorageResource
 from credit_assets.sensors.landing_sensor import SETTLE_SECONDS, landing_sensor
-from credit_assets_tests.helpers import MONTHS, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import MONTHS, materialize_month, storage_with
 
 MONTH = MONTHS[1]
-
-
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("generated") / "landing"
-    write_small_landing(folder)
-    return folder
-
-
-@pytest.fixture
-def instance() -> dg.DagsterInstance:
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def settle(path: Path) -> None:
@@ -39,8 +26,8 @@ def evaluate(storage: StorageResource, instance: dg.DagsterInstance, cursor: str
     return landing_sensor(context)
 
 
-def test_new_file_requests_one_run_of_its_month_and_same_file_again_none(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_new_file_requests_one_run_of_its_month_and_same_file_again_none(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     settle(storage.landing_dir / landing_file_name(MONTH))
     first = evaluate(storage, instance)
     assert [(r.partition_key, r.job_name) for r in first.run_requests] == [(MONTH, "score_month")]
@@ -49,14 +36,14 @@ def test_new_file_requests_one_run_of_its_month_and_same_file_again_none(tmp_pat
     assert again.run_requests == []
 
 
-def test_history_month_is_only_ingested(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [FIRST_MONTH])
+def test_history_month_is_only_ingested(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [FIRST_MONTH])
     settle(storage.landing_dir / landing_file_name(FIRST_MONTH))
     assert [r.job_name for r in evaluate(storage, instance).run_requests] == ["ingest_month"]
 
 
-def test_changed_file_requests_a_new_run_with_a_new_run_key(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_changed_file_requests_a_new_run_with_a_new_run_key(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     path = storage.landing_dir / landing_file_name(MONTH)
     settle(path)
     first = evaluate(storage, instance)
@@ -67,8 +54,8 @@ def test_changed_file_requests_a_new_run_with_a_new_run_key(tmp_path: Path, land
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
 
 
-def test_touched_but_identical_file_requests_nothing(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_touched_but_identical_file_requests_nothing(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     path = storage.landing_dir / landing_file_name(MONTH)
     settle(path)
     first = evaluate(storage, instance)
@@ -87,8 +74,8 @@ def test_badly_named_file_is_skipped_without_a_crash(name: str, tmp_path: Path, 
     assert name in result.cursor  # remembered, so the warning is logged once
 
 
-def test_file_still_being_written_waits_until_it_settles(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_file_still_being_written_waits_until_it_settles(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     path = storage.landing_dir / landing_file_name(MONTH)
     os.utime(path, None)  # modified just now
     waiting = evaluate(storage, instance)
@@ -97,8 +84,8 @@ def test_file_still_being_written_waits_until_it_settles(tmp_path: Path, landing
     assert len(evaluate(storage, instance, waiting.cursor).run_requests) == 1
 
 
-def test_month_already_materialised_from_this_file_requests_nothing(tmp_path: Path, landing: Path, instance: dg.DagsterInstance) -> None:
-    storage = storage_with(tmp_path, landing, [MONTH])
+def test_month_already_materialised_from_this_file_requests_nothing(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
+    storage = storage_with(tmp_path, small_landing, [MONTH])
     settle(storage.landing_dir / landing_file_name(MONTH))
     assert materialize_month(storage, MONTH, ["raw_applications"], instance=instance).success
     assert evaluate(storage, instance).run_requests == []

@@ -6,7 +6,13 @@ import dagster as dg
 import pytest
 
 from credit_assets.assets.model_comparison import (
-    ASSET, CHART_FILE, REPORT_FILE, ComparisonConfig, candidates, model_comparison, subsample,
+    ASSET,
+    CHART_FILE,
+    REPORT_FILE,
+    ComparisonConfig,
+    candidates,
+    model_comparison,
+    subsample,
 )
 from credit_assets.resources.storage import StorageResource
 

@@ -10,23 +10,33 @@ from sklearn.metrics import roc_auc_score
 
 from credit_assets import modeling, schema
 from credit_assets.assets.features import build_features, feature_names
-from credit_assets.assets.forecasts import NO_FURTHER_REASON, READABLE_NAMES, REASON_COUNT
+from credit_assets.assets.forecasts import (
+    NO_FURTHER_REASON,
+    READABLE_NAMES,
+    REASON_COUNT,
+)
 from credit_assets.generate import truth_file_name
 from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import INGEST, MONTHS, failed_checks, failure_message, materialize_month, storage_with, write_small_landing
+from credit_assets_tests.helpers import (
+    INGEST,
+    MONTHS,
+    copy_storage,
+    failed_checks,
+    failure_message,
+    materialize_month,
+    storage_with,
+)
 
 HISTORY, FIRST, SECOND, THIRD = MONTHS
 SCORE_ONLY = ["model", "forecasts", "forecast_performance"]
 
 
 @pytest.fixture(scope="module")
-def scored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def scored_template(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Path:
     """Every small month ingested; the first two monthly months scored."""
-    generated = tmp_path_factory.mktemp("generated") / "landing"
-    write_small_landing(generated)
     root = tmp_path_factory.mktemp("scored")
-    storage = storage_with(root, generated, MONTHS)
-    shutil.copytree(generated.parent / "generator_truth", root / "generator_truth")
+    storage = storage_with(root, small_landing, MONTHS)
+    shutil.copytree(small_landing.parent / "generator_truth", root / "generator_truth")
     for month in MONTHS:
         assert materialize_month(storage, month, INGEST).success
     for month in (FIRST, SECOND):
@@ -37,8 +47,7 @@ def scored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def scored(tmp_path: Path, scored_template: Path) -> StorageResource:
-    shutil.copytree(scored_template, tmp_path / "root")
-    return StorageResource(root=str(tmp_path / "root"))
+    return copy_storage(scored_template, tmp_path)
 
 
 def test_no_model_sees_its_own_month(scored: StorageResource) -> None:

@@ -12,6 +12,12 @@ import dagster as dg
 import pandas as pd
 
 PARQUET_COMPRESSION = "zstd"
+DEFAULT_STORAGE_ROOT = Path(__file__).resolve().parents[2] / "data"
+
+
+def default_storage_root() -> str:
+    """The storage root: CREDIT_ASSETS_STORAGE_ROOT when set, else `data/` in the project."""
+    return os.environ.get("CREDIT_ASSETS_STORAGE_ROOT", str(DEFAULT_STORAGE_ROOT))
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -53,6 +59,10 @@ class StorageResource(dg.ConfigurableResource):
     @property
     def landing_dir(self) -> Path:
         return self.root_dir / "landing"
+
+    @property
+    def generator_truth_dir(self) -> Path:
+        return self.root_dir / "generator_truth"
 
     @property
     def forecasts_dir(self) -> Path:
