@@ -16,9 +16,12 @@ import pandas as pd
 from scipy import stats
 
 from credit_assets import metadata, modeling, plots, schema
-from credit_assets.assets.features import ASSET as FEATURES, features
-from credit_assets.assets.forecasts import ASSET as FORECASTS, forecasts
-from credit_assets.assets.model import ASSET as MODEL, model
+from credit_assets.assets.features import ASSET as FEATURES
+from credit_assets.assets.features import features
+from credit_assets.assets.forecasts import ASSET as FORECASTS
+from credit_assets.assets.forecasts import forecasts
+from credit_assets.assets.model import ASSET as MODEL
+from credit_assets.assets.model import model
 from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 

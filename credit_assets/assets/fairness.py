@@ -27,8 +27,10 @@ from sklearn.metrics import roc_auc_score
 
 from credit_assets import metadata, plots, schema
 from credit_assets.assets.features import DAYS_PER_YEAR
-from credit_assets.assets.forecasts import ASSET as FORECASTS, forecasts
-from credit_assets.assets.validated_applications import ASSET as VALIDATED, validated_applications
+from credit_assets.assets.forecasts import ASSET as FORECASTS
+from credit_assets.assets.forecasts import forecasts
+from credit_assets.assets.validated_applications import ASSET as VALIDATED
+from credit_assets.assets.validated_applications import validated_applications
 from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from credit_assets import schema
-from credit_assets.metadata import table_schema
 from credit_assets.assets.validated_applications import validated_applications
+from credit_assets.metadata import table_schema
 from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 

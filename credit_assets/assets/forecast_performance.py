@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from credit_assets import metadata, modeling, plots, schema
-from credit_assets.assets.forecasts import ASSET as FORECASTS, forecasts
+from credit_assets.assets.forecasts import ASSET as FORECASTS
+from credit_assets.assets.forecasts import forecasts
 from credit_assets.assets.model import ASSET as MODEL
 from credit_assets.assets.validated_applications import validated_applications
 from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions

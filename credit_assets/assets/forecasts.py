@@ -12,7 +12,8 @@ import pandas as pd
 
 from credit_assets import metadata, modeling, schema
 from credit_assets.assets.features import features
-from credit_assets.assets.model import ASSET as MODEL, model
+from credit_assets.assets.model import ASSET as MODEL
+from credit_assets.assets.model import model
 from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource, atomic_write
 

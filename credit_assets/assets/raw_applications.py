@@ -3,8 +3,8 @@
 import dagster as dg
 
 from credit_assets.landing import LandingFileError, read_landing_csv
-from credit_assets.partitions import ONE_MONTH_PER_RUN, landing_file_name, monthly_partitions
 from credit_assets.metadata import table_schema
+from credit_assets.partitions import ONE_MONTH_PER_RUN, landing_file_name, monthly_partitions
 from credit_assets.resources.storage import StorageResource, sha256_of
 
 
