@@ -32,6 +32,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        tmp.chmod(0o644)  # mkstemp creates 0600; artifacts are read by other processes and users
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
