@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from credit_assets import schema
 from credit_assets.assets.features import build_features
@@ -70,3 +71,15 @@ def instance() -> Iterator[dg.DagsterInstance]:
     """A real Dagster instance (SQLite in a temp folder) for one test."""
     with dg.instance_for_test() as instance:
         yield instance
+
+
+
+@pytest.fixture(autouse=True)
+def no_stale_dagster_state_storage() -> Iterator[None]:
+    """Start each test without the definitions-state storage of an instance an earlier test disposed of.
+
+    Dagster keeps it in a context variable that a disposed test instance can leave behind; loading definitions
+    afterwards would then open a deleted SQLite file.
+    """
+    with set_defs_state_storage(None):
+        yield
