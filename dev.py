@@ -64,9 +64,10 @@ def main() -> None:
     demo_parser.add_argument("--port", type=int, default=3000)
     split_parser = commands.add_parser("split-real", help="land the real application_train.csv split like the article")
     split_parser.add_argument("csv_path")
-    test_parser = commands.add_parser("test", help="set up and run the whole test suite")
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    commands.add_parser("test", help="set up and run the whole test suite (further arguments go to pytest)")
+    args, pytest_args = parser.parse_known_args()  # whatever follows `test` goes to pytest
+    if pytest_args and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(pytest_args)}")
     ensure_environment()
     try:
         if args.command == "demo":
@@ -74,7 +75,7 @@ def main() -> None:
         elif args.command == "split-real":
             split_real(args.csv_path)
         else:
-            test(args.pytest_args)
+            test(pytest_args)
     except subprocess.CalledProcessError as error:
         sys.exit(error.returncode)
     except KeyboardInterrupt:
