@@ -2,7 +2,8 @@
 
 Both create `.venv` and install the project when needed. `demo` generates demo months, runs them through
 the pipeline into the project's own Dagster instance (SQLite under dagster_home/) and opens the UI on
-127.0.0.1; `test` runs the whole test suite. Standard library only: it runs before anything is installed.
+127.0.0.1; `test` installs the Debian packages the real-parts tests need (as root, when missing) and
+runs the whole test suite. Standard library only: it runs before anything is installed.
 """
 
 import argparse
@@ -36,6 +37,20 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+# Debian packages behind the real-parts tests: the browser test, PostgreSQL instance storage, the Celery broker.
+SYSTEM_PACKAGES = {"chromium": "/usr/bin/chromium", "postgresql": "/usr/lib/postgresql/*/bin/initdb", "redis-server": "/usr/bin/redis-server"}
+
+
+def ensure_system_packages() -> None:
+    """Install the missing Debian packages when this is root on Debian; elsewhere the tests say what to install."""
+    missing = [name for name, path in SYSTEM_PACKAGES.items() if not list(Path("/").glob(path.lstrip("/")))]
+    if not missing or os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run("apt-get", "update", "-qq", env=env)
+    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
+
+
 def project_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", str(ROOT / "dagster_home"))
@@ -54,6 +69,7 @@ def split_real(csv_path: str) -> None:
 
 
 def test(pytest_args: list[str]) -> None:
+    ensure_system_packages()
     run(PYTHON, "-m", "pytest", *pytest_args, env=project_env())
 
 

@@ -18,6 +18,11 @@ def deadline_cron() -> str:
 forecast_freshness_checks = dg.build_time_partition_freshness_checks(
     assets=[forecasts], deadline_cron=deadline_cron(), timezone="UTC", severity=dg.AssetCheckSeverity.WARN
 )
+# A deadline is days away: evaluating every five minutes is plenty, and the check runs queue behind the
+# monthly runs (the run queue starts higher priorities first) instead of delaying them.
 forecast_freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=forecast_freshness_checks, default_status=dg.DefaultSensorStatus.RUNNING
+    freshness_checks=forecast_freshness_checks,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    tags={"dagster/priority": "-1"},
 )
