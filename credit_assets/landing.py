@@ -1,5 +1,6 @@
 """Reading a landing CSV against the contract: typed when it fits, a precise error (file, column, rule, rows) when not."""
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from credit_assets import schema
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_EXAMPLES = 5
+UTF8_CHECK_CHUNK = 1 << 24  # checked in 16 MiB pieces: decoding a whole history file at once doubles its memory
 _ARROW_TYPES = {"int64": pa.int64(), "float64": pa.float64(), "object": pa.string()}
 
 
@@ -47,7 +49,7 @@ def read_landing_csv(path: Path) -> pd.DataFrame:
         table = _read_arrow(data, column_types)
     except pa.ArrowInvalid as error:
         raise _diagnose(path, data, header, error) from error
-    return table.to_pandas()
+    return table.to_pandas(self_destruct=True)  # frees each Arrow column once converted
 
 
 def _in_contract(name: str) -> bool:
@@ -67,12 +69,23 @@ def _check_bytes(path: Path, data: bytes) -> None:
     if data.startswith(UTF8_BOM):
         raise LandingFileError(path, "UTF-8 without byte-order mark", "the file starts with a UTF-8 BOM; save it without")
     try:
-        data.decode("utf-8")
+        _check_utf8(data)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise LandingFileError(
             path, "UTF-8 text", f"undecodable byte {data[error.start:error.start + 1]!r} at line {line}"
         ) from error
+
+
+def _check_utf8(data: bytes) -> None:
+    """Raise UnicodeDecodeError (positions in `data`) unless the bytes are UTF-8, without holding a decoded copy."""
+    decoder, view = codecs.getincrementaldecoder("utf-8")(), memoryview(data)
+    try:
+        for start in range(0, len(data), UTF8_CHECK_CHUNK):
+            decoder.decode(view[start : start + UTF8_CHECK_CHUNK], final=start + UTF8_CHECK_CHUNK >= len(data))
+    except UnicodeDecodeError:
+        data.decode("utf-8")  # the bad file only: decoded whole for the error's exact position
+        raise
 
 
 def _read_header(path: Path, data: bytes) -> list[str]:

@@ -233,7 +233,10 @@ def validate(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> list[RuleOutcom
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
     if schema.ID_COLUMN in frame.columns:
         result_format["unexpected_index_column_names"] = [schema.ID_COLUMN]
-    results = batch.validate(suite, result_format=result_format)
+    try:
+        results = batch.validate(suite, result_format=result_format)
+    finally:  # the ephemeral context lives on as GX's current project and would keep the month's frame alive
+        context.data_sources.delete("applications")
     outcomes = {rule: RuleOutcome(rule) for rule in RULES}
     for result in results.results:
         outcome = outcomes[result.expectation_config.meta["rule"]]

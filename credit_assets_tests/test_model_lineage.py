@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from credit_assets import modeling, schema
 from credit_assets.assets.features import build_features, feature_names
 from credit_assets.assets.forecasts import (
+    APPROVED_REASON,
     NO_FURTHER_REASON,
     READABLE_NAMES,
     REASON_COUNT,
@@ -78,14 +79,18 @@ def test_forecasts_cover_every_application_with_probabilities_decisions_and_reas
     assert len(exported) == len(validated)
 
 
-def test_reasons_are_the_largest_positive_contributions(scored: StorageResource) -> None:
+def test_reasons_of_adverse_decisions_are_the_largest_positive_contributions(scored: StorageResource) -> None:
     booster, _ = modeling.load_model(scored.artifact_dir("model", SECOND))
     features = scored.read_table("features", SECOND)
     forecasts = scored.read_table("forecasts", SECOND)
     names = booster.feature_name()
     contributions = booster.predict(features[names], pred_contrib=True)[:, : len(names)]
     label_to_name = {READABLE_NAMES.get(n, n.replace("_", " ").capitalize()): n for n in names}
-    for row in range(0, len(features), 97):
+    adverse = forecasts.index[forecasts["decision"] != "approve"]
+    assert 0 < len(adverse) < len(forecasts)
+    approved = forecasts.loc[forecasts["decision"] == "approve", ["reason_1", "reason_2", "reason_3"]]
+    assert (approved == APPROVED_REASON).all().all()
+    for row in adverse[::11]:
         expected = [names[i] for i in np.argsort(-contributions[row], kind="stable")[:REASON_COUNT] if contributions[row, i] > 0]
         texts = [forecasts.loc[row, f"reason_{k + 1}"] for k in range(REASON_COUNT)]
         given = [label_to_name[text.split(":")[0]] for text in texts if text != NO_FURTHER_REASON]

@@ -31,7 +31,7 @@ def earlier_ids(storage: StorageResource, month: str) -> np.ndarray:
 
 def normalise(raw: pd.DataFrame) -> pd.DataFrame:
     """Contract dtypes for a frame that passed the suite: ints as int64, text as categoricals, placeholders as missing."""
-    frame = raw.copy()
+    frame = raw.copy(deep=False)  # copy-on-write: replaced columns leave `raw` as it was, nothing else is copied
     for col in schema.columns():
         if col.name not in frame.columns:
             continue
