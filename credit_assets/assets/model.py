@@ -23,9 +23,9 @@ ASSET = "model"
 GATE = "champion_gate"
 # Month M's model trains on every labelled month before M; the lineage graph records the newest of them (M-1)
 # and training refuses gaps. A window over all earlier months would make a backfill of a few months of
-# features fan out to every later month's model.
-TRAINING_WINDOW = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
-PREVIOUS_MONTH = TRAINING_WINDOW  # the gate compares with the previous model and tuning reuses earlier studies: months go in order
+# features fan out to every later month's model. The model of M-1 is upstream too: the gate compares with it
+# and tuning reuses earlier studies, so months train in order.
+PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
 
 
 class ModelConfig(dg.Config):
@@ -122,7 +122,7 @@ def importance_png(storage: StorageResource, month: str, table: pd.DataFrame, to
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=ONE_MONTH_PER_RUN,
-    deps=[dg.AssetDep(features, partition_mapping=TRAINING_WINDOW), dg.AssetDep(ASSET, partition_mapping=PREVIOUS_MONTH)],
+    deps=[dg.AssetDep(features, partition_mapping=PREVIOUS_MONTH), dg.AssetDep(ASSET, partition_mapping=PREVIOUS_MONTH)],
     group_name="model",
     kinds={"lightgbm", "optuna"},
     check_specs=[

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from credit_assets import metadata, modeling, plots, schema
 from credit_assets.assets.features import categorical_feature_names, feature_names, features
-from credit_assets.assets.model import TRAINING_WINDOW
+from credit_assets.assets.model import PREVIOUS_MONTH
 from credit_assets.partitions import ONE_MONTH_PER_RUN, monthly_partitions
 from credit_assets.resources.storage import StorageResource
 
@@ -129,7 +129,7 @@ def auc_chart(storage: StorageResource, month: str, results: pd.DataFrame) -> by
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=ONE_MONTH_PER_RUN,
-    deps=[dg.AssetDep(features, partition_mapping=TRAINING_WINDOW)],
+    deps=[dg.AssetDep(features, partition_mapping=PREVIOUS_MONTH)],
     group_name="comparison",
     kinds={"scikit-learn", "lightgbm"},
     description="Five model families on the model's out-of-time split (the article's PyCaret comparison).",
