@@ -1,12 +1,13 @@
-"""Quick start for a fresh machine with Python 3.11: `python3 dev.py demo`, `test` or `split-real FILE`.
+"""Quick start for a fresh machine with Python 3.11: `python3 dev.py demo` or `python3 dev.py test`.
 
 Both create `.venv` and install the project when needed. `demo` generates demo months, runs them through
 the pipeline into the project's own Dagster instance (SQLite under dagster_home/) and opens the UI on
-127.0.0.1; `test` installs the Debian packages the real-parts tests need (as root, when missing) and
-runs the whole test suite. Standard library only: it runs before anything is installed.
+127.0.0.1; `test` installs the Debian packages the real-parts tests need (as root, when missing), checks
+the code with ruff and runs the whole test suite. Any other command goes to the `credit-assets` command
+line inside `.venv` (for example `python3 dev.py split-real application_train.csv`). Standard library only:
+it runs before anything is installed.
 """
 
-import argparse
 import hashlib
 import os
 import subprocess
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".installed-pyproject-sha256"
+USAGE = "usage: python3 dev.py demo [--port N] | test [PYTEST ARGS] | COMMAND [ARGS] (a credit-assets command)"
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -38,7 +40,11 @@ def ensure_environment() -> None:
 
 
 # Debian packages behind the real-parts tests: the browser test, PostgreSQL instance storage, the Celery broker.
-SYSTEM_PACKAGES = {"chromium": "/usr/bin/chromium", "postgresql": "/usr/lib/postgresql/*/bin/initdb", "redis-server": "/usr/bin/redis-server"}
+SYSTEM_PACKAGES = {
+    "chromium": "/usr/bin/chromium",
+    "postgresql": "/usr/lib/postgresql/*/bin/initdb",
+    "redis-server": "/usr/bin/redis-server",
+}
 
 
 def ensure_system_packages() -> None:
@@ -58,40 +64,33 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def demo(port: int) -> None:
+def demo(args: list[str]) -> None:
+    port = args[args.index("--port") + 1] if "--port" in args else "3000"
     env = project_env()
     run(PYTHON, "-m", "credit_assets.cli", "demo", env=env)
-    run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", str(port), env=env)
-
-
-def split_real(csv_path: str) -> None:
-    run(PYTHON, "-m", "credit_assets.cli", "split-real", Path(csv_path).resolve(), env=project_env())
+    run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", port, env=env)
 
 
 def test(pytest_args: list[str]) -> None:
     ensure_system_packages()
-    run(PYTHON, "-m", "pytest", *pytest_args, env=project_env())
+    env = project_env()
+    run(VENV / "bin" / "ruff", "check", ".", env=env)
+    run(VENV / "bin" / "ruff", "format", "--check", ".", env=env)
+    run(PYTHON, "-m", "pytest", *pytest_args, env=env)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="set up, run the demo months and open the Dagster UI")
-    demo_parser.add_argument("--port", type=int, default=3000)
-    split_parser = commands.add_parser("split-real", help="land the real application_train.csv split like the article")
-    split_parser.add_argument("csv_path")
-    commands.add_parser("test", help="set up and run the whole test suite (further arguments go to pytest)")
-    args, pytest_args = parser.parse_known_args()  # whatever follows `test` goes to pytest
-    if pytest_args and args.command != "test":
-        parser.error(f"unrecognized arguments: {' '.join(pytest_args)}")
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(f"{__doc__}\n{USAGE}")
+    command, args = sys.argv[1], sys.argv[2:]
     ensure_environment()
     try:
-        if args.command == "demo":
-            demo(args.port)
-        elif args.command == "split-real":
-            split_real(args.csv_path)
+        if command == "demo":
+            demo(args)
+        elif command == "test":
+            test(args)
         else:
-            test(pytest_args)
+            run(PYTHON, "-m", "credit_assets.cli", command, *args, env=project_env())
     except subprocess.CalledProcessError as error:
         sys.exit(error.returncode)
     except KeyboardInterrupt:

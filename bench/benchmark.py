@@ -23,8 +23,7 @@ if __package__ in (None, ""):  # run as `python bench/benchmark.py`
 
 from bench import data, report  # noqa: E402
 from bench.measure import PROJECT_DIR, Measurement, run_worker  # noqa: E402
-from credit_assets.generate import month_sequence  # noqa: E402
-from credit_assets.partitions import FIRST_MONTH  # noqa: E402
+from credit_assets.core.months import FIRST_MONTH, month_sequence  # noqa: E402
 
 VARIANTS = ("plain", "core-inprocess", "core-multiprocess", "score_month")
 TUNED_MONTH_INDEX, MEASURED_MONTH_INDEX = 1, 2  # the first month after the history is tuned, the second measured

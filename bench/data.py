@@ -7,9 +7,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from credit_assets import schema
-from credit_assets.generate import SCALES, GeneratorConfig, generate_landing_files
-from credit_assets.partitions import landing_file_name
+from credit_assets.core.contract import schema
+from credit_assets.core.months import landing_file_name
+from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
 
 FULL_ROWS = schema.REAL_ROW_COUNT  # 307,511
 ARTICLE_MONTHS = SCALES["full"]["months"]  # 4 monthly files after the history

@@ -10,9 +10,9 @@ from typing import Any
 
 import dagster as dg
 
-from credit_assets.checks.forecast_freshness import forecast_freshness_checks
 from credit_assets.definitions import defs
-from credit_assets.partitions import monthly_partitions
+from credit_assets.defs.forecast_freshness import forecast_freshness_checks
+from credit_assets.defs.partitions import monthly_partitions
 
 CORE_ASSETS = ["raw_applications", "validated_applications", "features", "model", "forecasts"]
 CORE_JOB = "bench_core_month"

@@ -4,7 +4,7 @@ Same inputs and outputs as the Dagster core path (raw, validated and feature tab
 forecast table and CSV export, all under the same storage layout), same GX suite, same parameters. Frames
 stay in memory between stages instead of being read back; the Dagster-only extras (asset metadata such as
 column schemas, the landing file's SHA-256, ROC and importance plots, the forecast checks) are not done.
-`StorageResource` is used as a plain object that knows the paths: no Dagster context, instance or executor.
+Only `credit_assets.core` is imported: no Dagster context, instance or executor.
 """
 
 import time
@@ -12,14 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from credit_assets import modeling, quality, schema
-from credit_assets.assets.features import build_features, feature_names
-from credit_assets.assets.forecasts import ForecastConfig, score
-from credit_assets.assets.model import ModelConfig, choose_params, fit_with_selection, gate, previous_model_auc
-from credit_assets.assets.validated_applications import earlier_ids, normalise
-from credit_assets.landing import read_landing_csv
-from credit_assets.partitions import landing_file_name
-from credit_assets.resources.storage import StorageResource, atomic_write
+from credit_assets.core.contract import quality, schema
+from credit_assets.core.contract.landing import read_landing_csv
+from credit_assets.core.contract.normalise import normalise
+from credit_assets.core.features import build_features
+from credit_assets.core.modeling.card import ModelCard, load_model, save_model
+from credit_assets.core.modeling.month_model import train_month_model
+from credit_assets.core.modeling.settings import ModelSettings
+from credit_assets.core.modeling.training import training_data
+from credit_assets.core.months import landing_file_name, previous_month
+from credit_assets.core.scoring import Cutoffs, score
+from credit_assets.core.store import ArtifactStore, MissingArtifact, write_csv
 
 Stages = list[dict[str, Any]]
 
@@ -32,68 +35,63 @@ def stage(stages: Stages, name: str) -> Iterator[None]:
     stages.append({"stage": name, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu})
 
 
-def ingest(storage: StorageResource, month: str, stages: Stages) -> Any:
+def ingest(store: ArtifactStore, month: str, stages: Stages) -> Any:
     """Landing CSV -> raw table -> GX suite -> validated table -> feature table; returns the features."""
     with stage(stages, "read_landing_csv"):
-        raw = read_landing_csv(storage.landing_dir / landing_file_name(month))
+        raw = read_landing_csv(store.landing_file(landing_file_name(month)))
     with stage(stages, "write_raw"):
-        storage.write_table("raw_applications", month, raw)
+        store.write_table("raw_applications", month, raw)
     with stage(stages, "validate_gx"):
-        failed = [o.summary() for o in quality.validate(raw, earlier_ids(storage, month)) if not o.passed]
+        earlier = [key for key in store.table_months("validated_applications") if key < month]
+        seen = quality.known_ids(
+            store.read_table("validated_applications", key, [schema.ID_COLUMN])[schema.ID_COLUMN] for key in earlier
+        )
+        failed = [o.summary() for o in quality.validate(raw, seen) if not o.passed]
     if failed:
         raise RuntimeError(f"{month} broke blocking rules: {failed}")
     with stage(stages, "normalise_write_validated"):
         validated = normalise(raw)
-        storage.write_table("validated_applications", month, validated)
+        store.write_table("validated_applications", month, validated)
     with stage(stages, "build_write_features"):
         frame = build_features(validated)
-        storage.write_table("features", month, frame)
+        store.write_table("features", month, frame)
     return frame
 
 
-def train(storage: StorageResource, month: str, config: ModelConfig, stages: Stages) -> tuple[Any, str]:
+def _previous_model(store: ArtifactStore, month: str) -> tuple[Any, ModelCard] | None:
+    try:
+        return load_model(store.artifact_dir("model", previous_month(month)))
+    except MissingArtifact:
+        return None
+
+
+def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Stages) -> tuple[Any, str]:
     """Training window, parameters, fit, validation metrics, gate and stored model; returns booster and version."""
     with stage(stages, "read_training_data"):
-        data = modeling.training_data(storage, month)
-    with stage(stages, "choose_params"):
-        params, provenance = choose_params(config, storage, month, data, feature_names())
-    with stage(stages, "fit_lightgbm"):
-        booster, importance = fit_with_selection(config, data, params)
-    with stage(stages, "validate_and_gate"):
-        scores = modeling.metrics(data.validation[schema.TARGET_COLUMN], modeling.predict(booster, data.validation))
-        passed, verdict = gate(config, scores["roc_auc"], previous_model_auc(storage, month, data.validation))
-    if not passed:
-        raise RuntimeError(f"model for {month} not promoted: {verdict}")
+        data = training_data(
+            store.table_months("features"), lambda key, columns: store.read_table("features", key, columns), month
+        )
+    with stage(stages, "train_and_gate"):
+        trained = train_month_model(month, data, settings, store.optuna_storage_url, _previous_model(store, month))
+    if not trained.verdict.passed:
+        raise RuntimeError(f"model for {month} not promoted: {trained.verdict.reason}")
     with stage(stages, "save_model"):
-        card = {
-            "month": month,
-            "window": data.window(),
-            "params": {**modeling.BASE_PARAMS, **params},
-            "params_provenance": provenance,
-            "seed": config.seed,
-            "num_threads": config.num_threads,
-            "best_iteration": booster.best_iteration,
-            "features": booster.feature_name(),
-            "validation_metrics": scores,
-            "importance": importance.head(30).to_dict(orient="records"),
-        }
-        version = modeling.save_model(storage.artifact_dir("model", month), booster, card)
-    return booster, version
+        card = save_model(store.artifact_dir("model", month), trained.booster, trained.card)
+    return trained.booster, card.version
 
 
-def forecast(storage: StorageResource, month: str, frame: Any, booster: Any, version: str, stages: Stages) -> str:
+def forecast(store: ArtifactStore, month: str, frame: Any, booster: Any, version: str, stages: Stages) -> str:
     """Score the month, store the forecast table and export the CSV; returns the export path."""
     with stage(stages, "score_with_reasons"):
-        table = score(frame, booster, version, ForecastConfig())
+        table = score(frame, booster, version, Cutoffs())
     with stage(stages, "write_forecasts"):
-        storage.write_table("forecasts", month, table)
-        path = storage.forecasts_dir / f"forecasts_{month}.csv"
-        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        store.write_table("forecasts", month, table)
+        path = write_csv(store.forecasts_dir / f"forecasts_{month}.csv", table)
     return str(path)
 
 
-def run_month(storage: StorageResource, month: str, model_config: dict[str, Any], stages: Stages) -> str:
+def run_month(store: ArtifactStore, month: str, model_config: dict[str, Any], stages: Stages) -> str:
     """The whole core path of one month; returns the forecast file."""
-    frame = ingest(storage, month, stages)
-    booster, version = train(storage, month, ModelConfig(**model_config), stages)
-    return forecast(storage, month, frame, booster, version, stages)
+    frame = ingest(store, month, stages)
+    booster, version = train(store, month, ModelSettings(**model_config), stages)
+    return forecast(store, month, frame, booster, version, stages)

@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from credit_assets.core.store import write_text
+
 LIBRARIES = (
     "dagster",
     "great_expectations",
@@ -537,7 +539,9 @@ def setup_row(label: str, generated: dict[str, Any], history: dict[str, Any]) ->
 
 
 def setup_section(results: dict[str, Any]) -> list[str]:
-    rows = [setup_row(f"{scale['fraction']:g}", scale["generated"], scale["history_ingest"]) for scale in results["scales"]]
+    rows = [
+        setup_row(f"{scale['fraction']:g}", scale["generated"], scale["history_ingest"]) for scale in results["scales"]
+    ]
     if results.get("backfill"):
         rows.append(setup_row("backfill", results["backfill"]["generated"], results["backfill"]["history_ingest"]))
     steps = []
@@ -655,7 +659,7 @@ def markdown(results: dict[str, Any]) -> str:
         "memory as the larger of the kernel's high-water mark of the largest single process and the sum of RSS over "
         "the process tree sampled every 0.2 s.",
         "- (a) calls the functions the assets call (`read_landing_csv`, `quality.validate`, `normalise`, "
-        "`build_features`, `modeling.training_data`, `choose_params`, `fit_with_selection`, `gate`, `save_model`, "
+        "`build_features`, `training_data`, `train_month_model` (parameters, fit, gate), `save_model`, "
         "`forecasts.score`) and writes the same tables and files, keeping frames in memory between stages and "
         "skipping what only Dagster needs (asset metadata, plots, asset checks after forecasts).",
         "- (b) and (c) run the same five assets with their checks (`bench/jobs.py`); (b) with `execute_in_process`, "
@@ -687,15 +691,8 @@ def console_summary(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write(results: dict[str, Any], folder: Path) -> None:
     """BENCHMARKS.md and benchmarks.json, each written to a temp file and renamed into place."""
     results["written"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    _atomic_text(folder / "benchmarks.json", json.dumps(results, indent=1, default=str))
-    _atomic_text(folder / "BENCHMARKS.md", markdown(results))
+    write_text(folder / "benchmarks.json", json.dumps(results, indent=1, default=str))
+    write_text(folder / "BENCHMARKS.md", markdown(results))

@@ -57,11 +57,11 @@ def model_card(month: str) -> dict[str, Any]:
 def plain_worker(args: argparse.Namespace) -> dict[str, Any]:
     """The month's core path as a plain script."""
     from bench import plain
-    from credit_assets.resources.storage import StorageResource
+    from credit_assets.core.store import ArtifactStore
 
     imported = since_launch()
     stages: plain.Stages = []
-    plain.run_month(StorageResource(root=str(storage_root())), args.month, json.loads(args.model_config), stages)
+    plain.run_month(ArtifactStore(storage_root()), args.month, json.loads(args.model_config), stages)
     done = since_launch()
     return {
         "success": True,
@@ -122,7 +122,7 @@ def execute(
     import dagster as dg
 
     from bench import jobs
-    from credit_assets.jobs import job_for_month
+    from credit_assets.defs.jobs import job_for_month
 
     name = job_for_month(month) if job == "auto" else job
     config = run_config(name, model_config)

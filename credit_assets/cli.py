@@ -6,13 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from credit_assets.generate import SCALES, GeneratorConfig, generate_landing_files
-from credit_assets.partitions import FIRST_MONTH
-from credit_assets.resources.storage import StorageResource, default_storage_root
-from credit_assets.split_real import BLOCK_ROWS, MONTHLY_BLOCKS, split_real
+from credit_assets.core.months import FIRST_MONTH
+from credit_assets.core.store import ArtifactStore, default_root
+from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
+from credit_assets.synthetic.split_real import BLOCK_ROWS, MONTHLY_BLOCKS, split_real
 
 _SIZE_OPTIONS = ("history_rows", "months", "rows_per_month")
-_STORAGE = StorageResource(root=default_storage_root())
+_STORAGE = ArtifactStore(Path(default_root()).resolve())
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,18 @@ def _add_split_real_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--any-size",
         action="store_true",
-        help=f"accept another row count: the history is all but the last {MONTHLY_BLOCKS} x {BLOCK_ROWS:,} rows",
+        help="accept another row count than the real file's (a sample of it)",
     )
+    parser.add_argument("--rows-per-month", type=int, default=BLOCK_ROWS, help="rows of each monthly file")
+    parser.add_argument("--months", type=int, default=MONTHLY_BLOCKS, help="monthly files after the history")
 
 
 def _run_split_real(args: argparse.Namespace) -> int:
     """Cut the real file into landing files and list them."""
-    for path in split_real(args.path, args.landing_dir, any_size=args.any_size):
+    split = split_real(
+        args.path, args.landing_dir, any_size=args.any_size, block_rows=args.rows_per_month, months=args.months
+    )
+    for path in split:
         print(path)
     return 0
 

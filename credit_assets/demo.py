@@ -2,22 +2,22 @@
 
 import dagster as dg
 
-from credit_assets.assets.raw_applications import last_materialisation
-from credit_assets.definitions import defs, storage
-from credit_assets.generate import GeneratorConfig, generate_landing_files
-from credit_assets.jobs import job_for_month
-from credit_assets.partitions import landing_file_name, month_of_landing_file
-from credit_assets.resources.storage import StorageResource, sha256_of
+from credit_assets.core.months import landing_file_name, month_of_landing_file
+from credit_assets.core.store import ArtifactStore, sha256_of
+from credit_assets.definitions import defs
+from credit_assets.defs.assets.raw_applications import last_materialisation
+from credit_assets.defs.jobs import job_for_month
+from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 
 DEMO_SEED = 7
 
 
-def landed_months(storage: StorageResource) -> list[str]:
+def landed_months(storage: ArtifactStore) -> list[str]:
     months = (month_of_landing_file(path.name) for path in storage.landing_dir.glob("*.csv"))
     return sorted(month for month in months if month)
 
 
-def already_materialised(instance: dg.DagsterInstance, storage: StorageResource, month: str) -> bool:
+def already_materialised(instance: dg.DagsterInstance, storage: ArtifactStore, month: str) -> bool:
     """True when a successful run already materialised exactly this landing file."""
     last = last_materialisation(instance, month)
     if last is None:
@@ -28,6 +28,7 @@ def already_materialised(instance: dg.DagsterInstance, storage: StorageResource,
 
 def run_demo(instance: dg.DagsterInstance) -> None:
     """Land demo files if there are none and run every landed month that is not materialised yet, oldest first."""
+    storage = defs.resources["storage"].store
     if not landed_months(storage):
         config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
         generate_landing_files(config, storage.landing_dir, storage.generator_truth_dir)

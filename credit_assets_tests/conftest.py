@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-from credit_assets import schema
-from credit_assets.assets.features import build_features
-from credit_assets.resources.storage import StorageResource
-from credit_assets_tests.helpers import write_small_landing
+from credit_assets.core.contract import schema
+from credit_assets.core.features import build_features
+from credit_assets.defs.storage import StorageResource
+from credit_assets_tests.support.materialise import write_small_landing
 
 MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
 
@@ -25,7 +25,7 @@ def _numeric(col: schema.Column, rows: int, rng: np.random.Generator) -> np.ndar
 
 
 def contract_frame(rows: int, seed: int, first_id: int = 100_000, labelled: bool = True) -> pd.DataFrame:
-    """A validated-like month: all 122 contract columns, text as contract categoricals, TARGET driven by EXT_SOURCE_2/3."""
+    """A validated-like month: all 122 contract columns, text as categoricals, TARGET driven by EXT_SOURCE_2/3."""
     rng = np.random.default_rng(seed)
     data: dict[str, object] = {}
     for col in schema.columns():
@@ -52,7 +52,7 @@ def feature_months(tmp_path: Path) -> Callable[[dict[str, int]], StorageResource
         storage = StorageResource(root=str(tmp_path))
         for index, (month, rows) in enumerate(sorted(months.items())):
             frame = contract_frame(rows, seed=index, first_id=100_000 + 1_000_000 * index)
-            storage.write_table("features", month, build_features(frame))
+            storage.store.write_table("features", month, build_features(frame))
         return storage
 
     return write
@@ -71,7 +71,6 @@ def instance() -> Iterator[dg.DagsterInstance]:
     """A real Dagster instance (SQLite in a temp folder) for one test."""
     with dg.instance_for_test() as instance:
         yield instance
-
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,139 @@
+"""Reading a landing CSV against the contract: typed when it fits, else an error naming file, column, rule, rows."""
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from credit_assets.core.contract import schema
+
+UTF8_BOM = b"\xef\xbb\xbf"
+MAX_EXAMPLES = 5
+UTF8_CHECK_CHUNK = 1 << 24  # checked in 16 MiB pieces: decoding a whole history file at once doubles its memory
+_ARROW_TYPES = {"int64": pa.int64(), "float64": pa.float64(), "object": pa.string()}
+
+
+class LandingFileError(ValueError):
+    """A landing file that cannot become a typed table; the message names the file, column, rule and rows."""
+
+    def __init__(self, path: Path, rule: str, detail: str, column: str | None = None) -> None:
+        self.path, self.rule, self.detail, self.column = path, rule, detail, column
+        where = f", column {column}" if column else ""
+        super().__init__(f"{path.name}{where}: rule '{rule}' broken: {detail}")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One offending row: its line in the file, its SK_ID_CURR (when readable) and the value."""
+
+    line: int
+    sk_id_curr: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} (SK_ID_CURR {self.sk_id_curr}): {self.value!r}"
+
+
+def read_landing_csv(path: Path) -> pd.DataFrame:
+    """Read a landing CSV with the contract's dtypes; columns outside the contract are kept as text."""
+    data = path.read_bytes()
+    _check_bytes(path, data)
+    header = _read_header(path, data)
+    column_types = {
+        name: _ARROW_TYPES[schema.column(name).dtype] if _in_contract(name) else pa.string() for name in header
+    }
+    try:
+        table = _read_arrow(data, column_types)
+    except pa.ArrowInvalid as error:
+        raise _diagnose(path, data, header, error) from error
+    return table.to_pandas(self_destruct=True)  # frees each Arrow column once converted
+
+
+def _in_contract(name: str) -> bool:
+    return name in schema.column_names()
+
+
+def _read_arrow(data: bytes, column_types: dict[str, pa.DataType]) -> pa.Table:
+    convert = pacsv.ConvertOptions(
+        column_types=column_types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True
+    )
+    return pacsv.read_csv(io.BytesIO(data), convert_options=convert)
+
+
+def _check_bytes(path: Path, data: bytes) -> None:
+    if not data.strip():
+        raise LandingFileError(path, "file has a header and rows", "the file is empty (0 bytes of content)")
+    if data.startswith(UTF8_BOM):
+        raise LandingFileError(
+            path, "UTF-8 without byte-order mark", "the file starts with a UTF-8 BOM; save it without"
+        )
+    try:
+        _check_utf8(data)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise LandingFileError(
+            path, "UTF-8 text", f"undecodable byte {data[error.start : error.start + 1]!r} at line {line}"
+        ) from error
+
+
+def _check_utf8(data: bytes) -> None:
+    """Raise UnicodeDecodeError (positions in `data`) unless the bytes are UTF-8, without holding a decoded copy."""
+    decoder, view = codecs.getincrementaldecoder("utf-8")(), memoryview(data)
+    try:
+        for start in range(0, len(data), UTF8_CHECK_CHUNK):
+            decoder.decode(view[start : start + UTF8_CHECK_CHUNK], final=start + UTF8_CHECK_CHUNK >= len(data))
+    except UnicodeDecodeError:
+        data.decode("utf-8")  # the bad file only: decoded whole for the error's exact position
+        raise
+
+
+def _read_header(path: Path, data: bytes) -> list[str]:
+    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    header = next(csv.reader([first_line]))
+    if len(header) == 1 and any(sep in first_line for sep in ";\t|"):
+        raise LandingFileError(path, "comma-separated", f"the header has one field only: {first_line[:80]!r}...")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise LandingFileError(path, "unique column names", f"repeated in the header: {duplicates}")
+    return header
+
+
+def _diagnose(path: Path, data: bytes, header: list[str], error: pa.ArrowInvalid) -> LandingFileError:
+    """Find the first column and rows that keep the file from being read with the contract's dtypes."""
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))[1:]
+    ragged = [(line, row) for line, row in enumerate(rows, start=2) if len(row) != len(header)]
+    if ragged:
+        line, row = ragged[0]
+        return LandingFileError(
+            path,
+            "every row has the header's number of fields",
+            f"{len(ragged)} row(s) differ; first at line {line} with {len(row)} of {len(header)} fields "
+            "(a truncated or broken line)",
+        )
+    text = pd.DataFrame(rows, columns=header, dtype="str").replace("", pd.NA)
+    for name in header:
+        if _in_contract(name) and not schema.column(name).is_text:
+            problem = _type_problem(text, name)
+            if problem:
+                return LandingFileError(path, problem[0], problem[1], column=name)
+    return LandingFileError(path, "readable CSV", str(error))
+
+
+def _type_problem(text: pd.DataFrame, name: str) -> tuple[str, str] | None:
+    values = text[name]
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & numbers.isna()
+    rule = f"numeric ({schema.column(name).dtype})"
+    if not bad.any() and schema.column(name).dtype == "int64":
+        bad = numbers.notna() & (numbers % 1 != 0)
+        rule = "whole numbers (int64)"
+    if not bad.any():
+        return None
+    ids = text.get(schema.ID_COLUMN, pd.Series("?", index=text.index))
+    examples = [Example(int(i) + 2, str(ids[i]), str(values[i])) for i in bad[bad].index[:MAX_EXAMPLES]]
+    return rule, f"{int(bad.sum())} value(s) are not; e.g. " + "; ".join(map(str, examples))

@@ -1,0 +1,148 @@
+"""LightGBM training on labelled months before the scored month, split out of time; metrics and importance."""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+from credit_assets.core.contract import schema
+from credit_assets.core.features import feature_names
+from credit_assets.core.modeling.settings import ModelSettings
+from credit_assets.core.months import month_sequence, months_between
+
+# Reads one stored feature month, optionally only some columns: (month, columns) -> frame.
+FeatureLoader = Callable[[str, list[str] | None], pd.DataFrame]
+HISTORY_VALIDATION_SHARE = 0.1  # when only the history is labelled, its latest rows are the validation slice
+
+BASE_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "metric": "auc",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 50,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l1": 0.0,
+    "lambda_l2": 1.0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "feature_pre_filter": False,
+    "verbose": -1,
+}
+
+
+@dataclass
+class TrainingData:
+    """Labelled rows before the scored month, split out of time into training and validation."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    train_months: list[str]
+    validation_months: list[str]
+
+    def window(self) -> dict[str, Any]:
+        return {
+            "train_months": self.train_months,
+            "validation_months": self.validation_months,
+            "train_rows": len(self.train),
+            "validation_rows": len(self.validation),
+            "train_sha256": frame_hash(self.train),
+            "validation_sha256": frame_hash(self.validation),
+        }
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """A content hash of a frame (values, index and column names)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update(json.dumps(list(map(str, frame.columns))).encode())
+    return digest.hexdigest()
+
+
+def require_contiguous(stored_months: list[str], month: str) -> None:
+    """Refuse a training window with a hole: every month from the first stored one to `month` - 1 needs features."""
+    stored = sorted(key for key in stored_months if key < month)
+    if not stored:
+        return
+    holes = sorted(set(month_sequence(stored[0], months_between(stored[0], month))) - set(stored))
+    if holes:
+        raise ValueError(f"Features for {holes} are missing: materialise those months before {month}.")
+
+
+def training_data(stored_months: list[str], load: FeatureLoader, month: str) -> TrainingData:
+    """Every labelled stored feature month before `month`; the latest one is the out-of-time validation slice."""
+    require_contiguous(stored_months, month)
+    earlier = [key for key in stored_months if key < month]
+    labelled = [key for key in earlier if load(key, [schema.TARGET_COLUMN])[schema.TARGET_COLUMN].notna().all()]
+    if not labelled:
+        raise ValueError(
+            f"No labelled month before {month}: its model needs the history and labelled months before it "
+            "(materialise features for earlier months first)."
+        )
+    return split_out_of_time({key: load(key, None) for key in labelled})
+
+
+def split_out_of_time(frames: dict[str, pd.DataFrame]) -> TrainingData:
+    """Labelled feature months: the latest one validates; with only one month, its newest rows do."""
+    months = sorted(frames)
+    if len(months) == 1:
+        only = frames[months[0]].sort_values(schema.ID_COLUMN)
+        cut = int(len(only) * (1 - HISTORY_VALIDATION_SHARE))
+        return TrainingData(only.iloc[:cut], only.iloc[cut:], months, months)
+    train = pd.concat([frames[key] for key in months[:-1]], ignore_index=True)
+    return TrainingData(train, frames[months[-1]], months[:-1], months[-1:])
+
+
+def lgb_dataset(frame: pd.DataFrame, features: list[str], reference: lgb.Dataset | None = None) -> lgb.Dataset:
+    return lgb.Dataset(frame[features], label=frame[schema.TARGET_COLUMN], reference=reference, free_raw_data=False)
+
+
+def fit(data: TrainingData, features: list[str], params: dict[str, Any], settings: ModelSettings) -> lgb.Booster:
+    """Train with early stopping on the validation slice."""
+    train_set = lgb_dataset(data.train, features)
+    valid_set = lgb_dataset(data.validation, features, reference=train_set)
+    return lgb.train(
+        {**BASE_PARAMS, **params, "seed": settings.seed, "num_threads": settings.num_threads},
+        train_set,
+        num_boost_round=settings.max_boost_rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
+    )
+
+
+def importance_table(booster: lgb.Booster) -> pd.DataFrame:
+    gains = booster.feature_importance(importance_type="gain")
+    table = pd.DataFrame({"feature": booster.feature_name(), "gain": gains, "splits": booster.feature_importance()})
+    return table.sort_values(["gain", "feature"], ascending=[False, True], ignore_index=True)
+
+
+def fit_with_selection(
+    data: TrainingData, params: dict[str, Any], settings: ModelSettings
+) -> tuple[lgb.Booster, pd.DataFrame]:
+    """Fit on every feature; when selection is on, refit on the top N by gain (reproducible: fixed seed)."""
+    booster = fit(data, feature_names(), params, settings)
+    importance = importance_table(booster)
+    if settings.select_top_features > 0:
+        booster = fit(data, importance["feature"].head(settings.select_top_features).tolist(), params, settings)
+    return booster, importance
+
+
+def predict(booster: lgb.Booster, frame: pd.DataFrame) -> np.ndarray:
+    return booster.predict(frame[booster.feature_name()], num_iteration=booster.best_iteration or None)
+
+
+def metrics(labels: pd.Series, probabilities: np.ndarray) -> dict[str, float | None]:
+    """ROC AUC, PR AUC, Brier score and log loss; AUCs are None when the labels hold one class only."""
+    both = labels.nunique() == 2
+    return {
+        "roc_auc": float(roc_auc_score(labels, probabilities)) if both else None,
+        "pr_auc": float(average_precision_score(labels, probabilities)) if both else None,
+        "brier": float(brier_score_loss(labels, probabilities)),
+        "log_loss": float(log_loss(labels, probabilities, labels=[0, 1])),
+    }

@@ -1,0 +1,209 @@
+"""Drift: how far month M has moved from the data its own model was trained on.
+
+The reference is the model's window as its card states it (train + validation feature months). Per feature:
+the population stability index over the reference's deciles (levels for categoricals; missing values are a
+bin of their own) and the two-sample KS statistic; for the model's output: the PSI of this month's forecasts
+against the stored booster's predictions on its validation slice. The checks judge the model's most
+important features (by gain, from the card) and the predictions with the thresholds the asset ran with.
+"""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from credit_assets.core import plots
+from credit_assets.core.contract import schema
+from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.training import FeatureLoader, frame_hash, predict, split_out_of_time
+from credit_assets.core.verdict import Severity, Verdict
+
+PSI_BINS = 10
+PSI_EPSILON = 1e-4  # share floor for empty bins, so the logarithm stays finite
+PROBABILITY = "default_probability"
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """PSI limits (warning, error) and how many of the model's most important features the checks judge."""
+
+    warn_psi: float = 0.1
+    error_psi: float = 0.25
+    top_features: int = 10
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A month's drift against its model's own data, with the thresholds it is judged by."""
+
+    month: str
+    model_version: str
+    reference_months: list[str]
+    reference_rows: int
+    validation_slice_matches_card: bool
+    month_rows: int
+    thresholds: dict[str, float]
+    top_features: list[str]
+    features: list[dict[str, Any]]
+    probability_psi: float
+    label_rate: float | None
+    reference_label_rate: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Drift":
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The model's own data: every train and validation row, and the validation slice alone."""
+
+    months: list[str]
+    rows: pd.DataFrame
+    validation: pd.DataFrame
+
+
+def bin_codes(reference: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both samples as bin numbers of the reference's deciles (levels for categoricals); missing is the last bin."""
+    if isinstance(reference.dtype, pd.CategoricalDtype):
+        levels = reference.cat.categories
+        ref, new = (pd.Categorical(s, categories=levels).codes.astype("int64") for s in (reference, values))
+        bins = len(levels)
+    else:
+        ref_values, new_values = (s.to_numpy(dtype="float64", na_value=np.nan) for s in (reference, values))
+        observed = ref_values[~np.isnan(ref_values)]
+        deciles = np.quantile(observed, np.linspace(0, 1, PSI_BINS + 1)[1:-1]) if observed.size else np.array([])
+        edges = np.unique(deciles)
+        ref, new = (
+            np.where(np.isnan(v), -1, np.searchsorted(edges, v, side="right")) for v in (ref_values, new_values)
+        )
+        bins = len(edges) + 1
+    return np.where(ref < 0, bins, ref), np.where(new < 0, bins, new), bins + 1
+
+
+def _shares(codes: np.ndarray, bins: int) -> np.ndarray:
+    return np.clip(np.bincount(codes, minlength=bins) / max(len(codes), 1), PSI_EPSILON, None)
+
+
+def psi(reference: pd.Series, values: pd.Series) -> float:
+    """Population stability index of `values` against `reference`."""
+    ref, new, bins = bin_codes(reference, values)
+    expected, actual = _shares(ref, bins), _shares(new, bins)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | None]:
+    """Two-sample KS statistic and p-value on the observed values; None for categoricals or an empty side."""
+    if isinstance(reference.dtype, pd.CategoricalDtype):
+        return None, None
+    ref, new = reference.dropna().to_numpy(dtype="float64"), values.dropna().to_numpy(dtype="float64")
+    if not ref.size or not new.size:
+        return None, None
+    result = stats.ks_2samp(ref, new)
+    return float(result.statistic), float(result.pvalue)
+
+
+def model_reference(window: dict[str, Any], load: FeatureLoader) -> Reference:
+    """The feature months of a model card's window, with the validation slice the model was judged on."""
+    months = sorted(set(window["train_months"]) | set(window["validation_months"]))
+    data = split_out_of_time({month: load(month, None) for month in months})
+    return Reference(months, pd.concat([data.train, data.validation], ignore_index=True), data.validation)
+
+
+def label_rate(frame: pd.DataFrame) -> float | None:
+    """The share of defaults, or None unless every row is labelled."""
+    labels = frame[schema.TARGET_COLUMN]
+    return float(labels.mean()) if len(labels) and labels.notna().all() else None
+
+
+def feature_drift(reference: pd.DataFrame, month: pd.DataFrame, card: ModelCard) -> list[dict[str, Any]]:
+    """PSI, KS and importance rank of every model feature, highest PSI first."""
+    ranks = {item["feature"]: rank for rank, item in enumerate(card.importance, start=1)}
+    rows = []
+    for name in card.features:
+        statistic, pvalue = ks(reference[name], month[name])
+        rows.append(
+            {
+                "feature": name,
+                "psi": round(psi(reference[name], month[name]), 6),
+                "ks": None if statistic is None else round(statistic, 6),
+                "ks_pvalue": pvalue,
+                "importance_rank": ranks.get(name),
+            }
+        )
+    return sorted(rows, key=lambda row: (-row["psi"], row["feature"]))
+
+
+def measure(
+    month: str,
+    current: pd.DataFrame,
+    forecast_probabilities: pd.Series,
+    model: tuple[lgb.Booster, ModelCard],
+    load: FeatureLoader,
+    settings: DriftSettings,
+) -> Drift:
+    """Every drift figure of the month against its model's own data (`load` reads the model's feature months)."""
+    booster, card = model
+    reference = model_reference(card.window, load)
+    expected = pd.Series(predict(booster, reference.validation))
+    return Drift(
+        month=month,
+        model_version=card.version,
+        reference_months=reference.months,
+        reference_rows=len(reference.rows),
+        validation_slice_matches_card=frame_hash(reference.validation) == card.window["validation_sha256"],
+        month_rows=len(current),
+        thresholds={"warn_psi": settings.warn_psi, "error_psi": settings.error_psi},
+        top_features=card.top_features(settings.top_features),
+        features=feature_drift(reference.rows, current, card),
+        probability_psi=psi(expected, forecast_probabilities),
+        label_rate=label_rate(current),
+        reference_label_rate=label_rate(reference.rows),
+    )
+
+
+def psi_png(result: Drift) -> bytes:
+    """Horizontal bars of the top features' PSI with the warning and error limits."""
+    by_name = {row["feature"]: row["psi"] for row in result.features}
+    names = result.top_features[::-1]
+    limits = result.thresholds
+    figure, axes = plots.new_figure(6, 4)
+    axes.barh(names, [by_name[name] for name in names])
+    axes.axvline(limits["warn_psi"], color="orange", linestyle="--", label=f"warn {limits['warn_psi']}")
+    axes.axvline(limits["error_psi"], color="red", linestyle="--", label=f"error {limits['error_psi']}")
+    axes.set(xlabel="PSI", title=f"PSI of the model's top features ({result.month})")
+    axes.tick_params(axis="y", labelsize=7)
+    axes.legend(loc="lower right")
+    return plots.png_bytes(figure)
+
+
+def judge(psis: dict[str, float], thresholds: dict[str, float], subject: str) -> Verdict:
+    """Fail when a PSI exceeds the warning limit, with ERROR severity when the worst exceeds the error limit."""
+    warn, error = thresholds["warn_psi"], thresholds["error_psi"]
+    over = sorted(((v, name) for name, v in psis.items() if v > warn), reverse=True)
+    figures = {"psi": {name: round(v, 4) for name, v in psis.items()}, "warn_psi": warn, "error_psi": error}
+    if not over:
+        return Verdict(True, f"{subject}: every PSI is within {warn}", Severity.WARN, figures)
+    listed = ", ".join(
+        f"{name} PSI {v:.3f} > {'error' if v > error else 'warn'} limit {error if v > error else warn}"
+        for v, name in over
+    )
+    severity = Severity.ERROR if over[0][0] > error else Severity.WARN
+    return Verdict(False, f"{subject} drifted: {listed}", severity, figures)
+
+
+def important_features_stable(result: Drift) -> Verdict:
+    """No top feature of the model drifted beyond the limits."""
+    psis = {row["feature"]: row["psi"] for row in result.features if row["feature"] in result.top_features}
+    return judge(psis, result.thresholds, "top features")
+
+
+def prediction_distribution_stable(result: Drift) -> Verdict:
+    """The predicted default probability did not drift beyond the limits."""
+    return judge({PROBABILITY: result.probability_psi}, result.thresholds, "predicted default probability")

@@ -1,0 +1,170 @@
+"""Data profile: the article's exploratory look at every month, as a table, inline charts and an HTML report.
+
+Per contract column: dtype, missing rate and summary statistics (numbers: count, mean, std, min, quartiles,
+max; text: observed levels, the top level and its share of the non-missing rows), a histogram or a bar
+chart of level shares. The report (`profile.html`) is one self-contained file with every chart embedded.
+"""
+
+import base64
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from credit_assets.core import plots
+from credit_assets.core.contract import schema
+
+REPORT_FILE = "profile.html"
+CHART_DIR = "charts"
+KEY_COLUMNS = [
+    schema.TARGET_COLUMN,
+    "EXT_SOURCE_1",
+    "EXT_SOURCE_2",
+    "EXT_SOURCE_3",
+    "DAYS_BIRTH",
+    "AMT_CREDIT",
+    "AMT_INCOME_TOTAL",
+    "CODE_GENDER",
+    "NAME_INCOME_TYPE",
+]
+FIGURE_INCHES, FIGURE_DPI = (3.2, 2.2), 80
+HISTOGRAM_BINS = 30
+HISTOGRAM_RANGE = (0.005, 0.995)  # quantiles: a few extreme values (income up to 1.17e8) would flatten every bar
+MAX_BARS = 12
+ALL_MISSING, ABSENT = "all missing", "absent (unlabelled month)"
+STAT_COLUMNS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One contract column in one month: its summary row and its chart (None when there is nothing to draw)."""
+
+    summary: dict[str, Any]
+    png: bytes | None
+
+
+def _number(value: Any) -> float | None:
+    return None if pd.isna(value) else round(float(value), 6)
+
+
+def summarise(values: pd.Series | None, col: schema.Column) -> dict[str, Any]:
+    """Dtype, missing rate and summary statistics of a column; `values` None when the month lacks the column."""
+    row: dict[str, Any] = {
+        "column": col.name,
+        "dtype": "-",
+        "missing_rate": None,
+        **dict.fromkeys(STAT_COLUMNS),
+        "levels": None,
+        "top": None,
+        "top_share": None,
+        "note": "",
+    }
+    if values is None:
+        return {**row, "note": ABSENT}
+    row.update(dtype=str(values.dtype), missing_rate=_number(values.isna().mean()), count=int(values.notna().sum()))
+    if row["count"] == 0:
+        return {**row, "note": ALL_MISSING}
+    if col.is_text:
+        shares = values.value_counts(normalize=True)
+        return {
+            **row,
+            "levels": int((shares > 0).sum()),
+            "top": str(shares.index[0]),
+            "top_share": _number(shares.iloc[0]),
+        }
+    described = values.describe()
+    return {**row, **{stat: _number(described[stat]) for stat in STAT_COLUMNS[1:]}}
+
+
+def _histogram(axes: plt.Axes, values: pd.Series) -> str:
+    observed = values.dropna().to_numpy(dtype="float64")
+    low, high = np.quantile(observed, HISTOGRAM_RANGE)
+    trimmed = bool(high > low)
+    counts, edges = np.histogram(observed, bins=HISTOGRAM_BINS, range=(low, high) if trimmed else None)
+    axes.stairs(counts, edges, fill=True)
+    axes.set_yticks([])  # the shape is what matters here; counts are in the summary
+    return "0.5-99.5 percentile range" if trimmed else "full range"
+
+
+def _level_shares(axes: plt.Axes, values: pd.Series) -> str:
+    shares = values.value_counts(normalize=True).head(MAX_BARS).iloc[::-1]
+    axes.barh([str(level)[:24] for level in shares.index], shares.to_numpy())
+    axes.tick_params(axis="y", labelsize=6)
+    return "share of non-missing rows" + (f", top {MAX_BARS}" if values.nunique() > MAX_BARS else "")
+
+
+def draw(figure: Figure, values: pd.Series, col: schema.Column) -> bytes:
+    """Render one column's chart on the shared figure as PNG."""
+    axes = figure.axes[0]
+    axes.clear()
+    subtitle = _level_shares(axes, values) if col.is_text else _histogram(axes, values)
+    axes.set_title(f"{col.name}\n({subtitle})", fontsize=7)
+    axes.tick_params(labelsize=6)
+    axes.locator_params(axis="x", nbins=4)  # tick labels take most of the rendering time
+    return plots.png_bytes(figure, close=False)
+
+
+def profile_columns(frame: pd.DataFrame) -> list[ColumnProfile]:
+    """Summary row and chart of every contract column, charts drawn one after another on one small figure."""
+    figure, _ = plots.new_figure(*FIGURE_INCHES)
+    figure.set_dpi(FIGURE_DPI)
+    profiles = []
+    try:
+        for col in schema.columns():
+            values = frame[col.name] if col.name in frame.columns else None
+            summary = summarise(values, col)
+            drawable = values is not None and summary["count"] > 0
+            profiles.append(ColumnProfile(summary, draw(figure, values, col) if drawable else None))
+    finally:
+        plt.close(figure)
+    return profiles
+
+
+def report_files(month: str, rows: int, profiles: list[ColumnProfile]) -> dict[str, bytes | None]:
+    """The report page and every column's chart by file name; None for a chart that must not exist (nothing to draw)."""
+    charts = {f"{CHART_DIR}/{p.summary['column']}.png": p.png for p in profiles}
+    return {REPORT_FILE: report_html(month, rows, profiles).encode("utf-8"), **charts}
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else html.escape(f"{value:.6g}" if isinstance(value, float) else str(value))
+
+
+def report_html(month: str, rows: int, profiles: list[ColumnProfile]) -> str:
+    """One self-contained HTML page: every column's summary row, then every column's chart."""
+    keys = list(profiles[0].summary)
+    header = "".join(f"<th>{html.escape(key)}</th>" for key in keys)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(p.summary[k])}</td>" for k in keys) + "</tr>" for p in profiles)
+    sections = []
+    for p in profiles:
+        name = html.escape(p.summary["column"])
+        chart = (
+            f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(p.png).decode("ascii")}">'
+            if p.png
+            else f"<p>no chart: {html.escape(p.summary['note'])}</p>"
+        )
+        sections.append(f'<section id="{name}"><h3>{name}</h3>{chart}</section>')
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data profile {month}</title>"
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}section{display:inline-block;margin:6px}</style></head>"
+        f"<body><h1>Data profile {month}</h1><p>{rows} rows, {len(profiles)} contract columns.</p>"
+        f"<table><tr>{header}</tr>{body}</table><h2>Charts</h2>{''.join(sections)}</body></html>"
+    )
+
+
+def summary_table(profiles: list[ColumnProfile]) -> pd.DataFrame:
+    return pd.DataFrame([p.summary for p in profiles], dtype=object)
+
+
+def all_missing_columns(profiles: list[ColumnProfile]) -> list[str]:
+    return [p.summary["column"] for p in profiles if p.summary["note"] == ALL_MISSING]
+
+
+def key_charts(profiles: list[ColumnProfile]) -> dict[str, bytes]:
+    """The charts of the key columns, shown inline."""
+    return {p.summary["column"]: p.png for p in profiles if p.summary["column"] in KEY_COLUMNS and p.png}

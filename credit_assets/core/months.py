@@ -1,0 +1,40 @@
+"""Month keys ('YYYY-MM') and the landing-file naming convention that maps files to them."""
+
+import re
+
+import pandas as pd
+
+# The first month holds the history: every application before the first monthly file.
+FIRST_MONTH = "2020-09"
+LANDING_FILE_PATTERN = re.compile(r"applications_(\d{4}-(0[1-9]|1[0-2]))\.csv")
+
+
+def landing_file_name(month: str) -> str:
+    """The landing file name for a month key such as '2020-10'."""
+    return f"applications_{month}.csv"
+
+
+def month_of_landing_file(name: str) -> str | None:
+    """The month key a landing file name stands for, or None when the name does not fit the convention."""
+    match = LANDING_FILE_PATTERN.fullmatch(name)
+    return match.group(1) if match else None
+
+
+def month_sequence(first_month: str, count: int) -> list[str]:
+    """`count` consecutive month keys starting at `first_month`."""
+    if month_of_landing_file(landing_file_name(first_month)) != first_month:
+        raise ValueError(f"month key {first_month!r} is not of the form YYYY-MM")
+    start = pd.Period(first_month, freq="M")
+    return [str(start + offset) for offset in range(count)]
+
+
+def months_between(earlier: str, later: str) -> int:
+    """Whole months from `earlier` to `later`."""
+    (y1, m1), (y2, m2) = (map(int, earlier.split("-")), map(int, later.split("-")))
+    return (y2 - y1) * 12 + (m2 - m1)
+
+
+def previous_month(month: str) -> str:
+    """The month key before `month`."""
+    year, number = map(int, month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"

@@ -1,0 +1,69 @@
+"""fairness: the month's decisions by gender and by age band, measured with fairlearn."""
+
+import dagster as dg
+import pandas as pd
+
+from credit_assets.core.monitoring import fairness as core_fairness
+from credit_assets.core.monitoring.fairness import DIFFERENCES, Fairness, FairnessSettings
+from credit_assets.defs.assets.forecasts import forecasts
+from credit_assets.defs.assets.validated_applications import validated_applications
+from credit_assets.defs.metadata import check_result, image, table
+from credit_assets.defs.partitions import monthly_asset, monthly_check
+from credit_assets.defs.storage import StorageResource
+
+RESULT_FILE = "fairness.json"
+_DEFAULTS = FairnessSettings()
+
+
+class FairnessConfig(dg.Config):
+    """Limits on the between-group differences; groups below `min_group_size` are reported but not limited."""
+
+    max_demographic_parity_difference: float = _DEFAULTS.max_demographic_parity_difference
+    max_equalized_odds_difference: float = _DEFAULTS.max_equalized_odds_difference
+    min_group_size: int = _DEFAULTS.min_group_size
+
+
+@monthly_asset(
+    deps=[forecasts, validated_applications],
+    group_name="monitoring",
+    kinds={"fairlearn"},
+    description="Approval, default and error rates by gender and age band; demographic parity and equalised odds.",
+)
+def fairness(
+    context: dg.AssetExecutionContext, config: FairnessConfig, storage: StorageResource
+) -> dg.MaterializeResult:
+    """Measure the month's decisions across gender and age bands and store the figures as JSON."""
+    month = context.partition_key
+    joined = core_fairness.month_frame(
+        storage.read_table(context, forecasts, month), storage.read_table(context, validated_applications, month)
+    )
+    result = core_fairness.assess(month, joined, FairnessSettings(**config.model_dump()))
+    storage.write_report(context, RESULT_FILE, result.to_dict())
+    charts = {
+        attribute: core_fairness.rates_png(attribute, pd.DataFrame(figures["groups"]), result.labelled)
+        for attribute, figures in result.attributes.items()
+    }
+    storage.write_report_files(context, {f"{attribute}.png": png for attribute, png in charts.items()})
+    per_attribute = {}
+    for attribute, figures in result.attributes.items():
+        per_attribute[attribute] = table(pd.DataFrame(figures["groups"]).round(4))
+        per_attribute[f"{attribute}_plot"] = image(charts[attribute], f"rates by {attribute}")
+        per_attribute.update({f"{attribute}_{metric}": figures[metric] for metric in DIFFERENCES})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.rows,
+            "labelled": result.labelled,
+            **per_attribute,
+            "not_evaluated": dg.MetadataValue.json(core_fairness.not_evaluated(result)),
+            "limits": dg.MetadataValue.json(result.limits),
+        }
+    )
+
+
+@monthly_check(
+    asset=fairness, description="Demographic-parity and equalised-odds differences stay within the configured limits."
+)
+def fairness_within_limits(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    """Warn, naming attribute, metric and value, when a stored difference exceeds the limit it was measured against."""
+    stored = storage.read_report(context, fairness, context.partition_key, RESULT_FILE)
+    return check_result(core_fairness.within_limits(Fairness.from_dict(stored)))

@@ -1,0 +1,67 @@
+"""forecast_performance: how month M's forecasts did once M's labels are known, and the rolling backtest."""
+
+import dagster as dg
+import pandas as pd
+
+from credit_assets.core.monitoring import performance
+from credit_assets.core.monitoring.performance import Performance
+from credit_assets.defs.assets.forecasts import forecasts
+from credit_assets.defs.assets.model import model
+from credit_assets.defs.assets.validated_applications import validated_applications
+from credit_assets.defs.metadata import check_result, image, table
+from credit_assets.defs.partitions import monthly_asset, monthly_check
+from credit_assets.defs.storage import StorageResource
+
+ASSET_KEY = dg.AssetKey("forecast_performance")
+RESULT_FILE = "performance.json"
+
+
+@monthly_asset(
+    deps=[forecasts, validated_applications, model],
+    group_name="monitoring",
+    kinds={"pandas"},
+    description="ROC AUC, Brier score and calibration of the month's forecasts once labelled; rolling backtest.",
+)
+def forecast_performance(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Measure the month's forecasts against its labels (or record that labels are still awaited)."""
+    month = context.partition_key
+    result = performance.measure(
+        month,
+        storage.read_table(context, validated_applications, month),
+        storage.read_table(context, forecasts, month),
+        storage.read_model(context, model, month)[1],
+    )
+    storage.write_report(context, RESULT_FILE, result.to_dict())
+    if not result.labelled:
+        return dg.MaterializeResult(
+            metadata={"labelled": False, "status": "awaiting labels: land the month again with TARGET"}
+        )
+    earlier = [key for key in storage.report_months(context, ASSET_KEY, RESULT_FILE) if key <= month]
+    history = performance.backtest(
+        [Performance.from_dict(storage.read_report(context, ASSET_KEY, key, RESULT_FILE)) for key in earlier]
+    )
+    calibration = pd.DataFrame(result.calibration)
+    calibration_png, backtest_png = performance.calibration_png(month, calibration), performance.backtest_png(history)
+    storage.write_report_files(context, {"calibration.png": calibration_png, "backtest.png": backtest_png})
+    return dg.MaterializeResult(
+        metadata={
+            "labelled": True,
+            **{
+                key: getattr(result, key)
+                for key in ("roc_auc", "brier", "validation_roc_auc", "positive_rate", "mean_predicted")
+            },
+            "calibration": table(calibration.round(4)),
+            "calibration_plot": image(calibration_png, "calibration"),
+            "backtest": table(history.round(4)),
+            "backtest_plot": image(backtest_png, "backtest"),
+        }
+    )
+
+
+@monthly_check(
+    asset=forecast_performance,
+    description=f"Forecast AUC is not more than {performance.AUC_WARNING_GAP} below the model's validation AUC.",
+)
+def auc_holds_up(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    stored = storage.read_report(context, forecast_performance, context.partition_key, RESULT_FILE)
+    return check_result(performance.auc_holds_up(Performance.from_dict(stored)))

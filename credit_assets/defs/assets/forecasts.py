@@ -1,0 +1,106 @@
+"""forecasts: every application of month M with its default probability, decision, reasons and model version.
+
+The export for people outside Dagster holds SK_ID_CURR and model outputs only.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.core.contract import schema
+from credit_assets.core.scoring import Cutoffs, ForecastAudit, audit, decision_shares, score
+from credit_assets.core.store import write_csv
+from credit_assets.defs.assets.features import features
+from credit_assets.defs.assets.model import model
+from credit_assets.defs.assets.validated_applications import validated_applications
+from credit_assets.defs.metadata import table
+from credit_assets.defs.partitions import monthly_asset, monthly_check
+from credit_assets.defs.storage import StorageResource
+
+_DEFAULTS = Cutoffs()
+
+
+class ForecastConfig(dg.Config):
+    """Probability cut-offs: approve below `review_cutoff`, decline from `decline_cutoff`, review in between."""
+
+    review_cutoff: float = _DEFAULTS.review
+    decline_cutoff: float = _DEFAULTS.decline
+
+    def to_cutoffs(self) -> Cutoffs:
+        return Cutoffs(review=self.review_cutoff, decline=self.decline_cutoff)
+
+
+def export_path(storage: StorageResource, month: str) -> Path:
+    return storage.store.forecasts_dir / f"forecasts_{month}.csv"
+
+
+@monthly_asset(
+    deps=[model, features],
+    group_name="model",
+    kinds={"lightgbm", "parquet", "csv"},
+    description="Default probability, decision and top-3 reasons for every application of the month; CSV export.",
+)
+def forecasts(
+    context: dg.AssetExecutionContext, config: ForecastConfig, storage: StorageResource
+) -> dg.MaterializeResult:
+    """Score the month with its model and export the forecasts atomically."""
+    month = context.partition_key
+    try:
+        cutoffs = config.to_cutoffs()
+    except ValueError as error:
+        raise dg.Failure(str(error)) from error
+    booster, card = storage.read_model(context, model, month)
+    frame = score(storage.read_table(context, features, month), booster, card.version, cutoffs)
+    storage.write_table(context, frame)
+    export = write_csv(export_path(storage, month), frame)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "model_version": card.version,
+            "mean_probability": float(frame["default_probability"].mean()),
+            "decision_shares": dg.MetadataValue.json(decision_shares(frame)),
+            "export": dg.MetadataValue.path(str(export)),
+            "preview": table(frame.head(10)),
+        }
+    )
+
+
+def _audit(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> ForecastAudit:
+    month = context.partition_key
+    ids = storage.read_table(context, validated_applications, month, [schema.ID_COLUMN])[schema.ID_COLUMN]
+    return audit(storage.read_table(context, forecasts, month), ids)
+
+
+@monthly_check(
+    asset=forecasts,
+    additional_deps=[validated_applications],
+    blocking=True,
+    description="Exactly one forecast per validated application of the month.",
+)
+def one_row_per_application(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    found = _audit(context, storage)
+    return dg.AssetCheckResult(
+        passed=not (found.missing or found.extra or found.duplicated),
+        metadata={key: getattr(found, key) for key in ("forecasts", "applications", "missing", "extra", "duplicated")},
+    )
+
+
+@monthly_check(
+    asset=forecasts,
+    additional_deps=[validated_applications],
+    blocking=True,
+    description="Every default probability lies within [0, 1].",
+)
+def probabilities_in_unit_interval(
+    context: dg.AssetCheckExecutionContext, storage: StorageResource
+) -> dg.AssetCheckResult:
+    outside = _audit(context, storage).probabilities_outside_unit_interval
+    return dg.AssetCheckResult(passed=outside == 0, metadata={"outside": outside})
+
+
+@monthly_check(
+    asset=forecasts, additional_deps=[validated_applications], blocking=True, description="No forecast field is empty."
+)
+def no_missing_values(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    empty = _audit(context, storage).empty_fields
+    return dg.AssetCheckResult(passed=not empty, metadata={"missing_by_column": dg.MetadataValue.json(empty)})

@@ -1,0 +1,108 @@
+"""model: the LightGBM that scores month M, trained only on labelled months before M.
+
+The latest labelled month is the out-of-time validation slice (early stopping, Optuna's score, the gate).
+Tuning runs in a persistent Optuna study per tuning month (SQLite under the storage root, resumable); other
+months reuse the newest study's best parameters, so a normal month trains once.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from credit_assets.core.modeling.card import MODEL_FILE
+from credit_assets.core.modeling.charts import importance_png, roc_png
+from credit_assets.core.modeling.gate import PreviousModel
+from credit_assets.core.modeling.month_model import train_month_model
+from credit_assets.core.modeling.settings import ModelSettings, Retune
+from credit_assets.core.months import previous_month
+from credit_assets.defs.assets.features import features, training_window
+from credit_assets.defs.metadata import image
+from credit_assets.defs.partitions import PREVIOUS_MONTH, monthly_asset, monthly_check_spec
+from credit_assets.defs.storage import StorageResource
+
+ASSET_KEY = dg.AssetKey("model")
+GATE = "champion_gate"
+_DEFAULTS = ModelSettings()
+
+
+class ModelConfig(dg.Config):
+    """How a month's model is trained, tuned and gated (see ModelSettings)."""
+
+    seed: int = _DEFAULTS.seed
+    num_threads: int = _DEFAULTS.num_threads
+    max_boost_rounds: int = _DEFAULTS.max_boost_rounds
+    early_stopping_rounds: int = _DEFAULTS.early_stopping_rounds
+    retune: Retune = _DEFAULTS.retune
+    retune_every_months: int = _DEFAULTS.retune_every_months
+    optuna_trials: int = _DEFAULTS.optuna_trials
+    select_top_features: int = _DEFAULTS.select_top_features
+    auc_floor: float = _DEFAULTS.auc_floor
+    max_auc_drop: float = _DEFAULTS.max_auc_drop
+
+    def to_settings(self) -> ModelSettings:
+        return ModelSettings(**self.model_dump())
+
+
+@monthly_asset(
+    # The model of M-1 is upstream too: the gate compares with it and tuning reuses earlier studies.
+    deps=[
+        dg.AssetDep(features, partition_mapping=PREVIOUS_MONTH),
+        dg.AssetDep(ASSET_KEY, partition_mapping=PREVIOUS_MONTH),
+    ],
+    group_name="model",
+    kinds={"lightgbm", "optuna"},
+    check_specs=[
+        monthly_check_spec(
+            GATE,
+            asset=ASSET_KEY,
+            blocking=True,
+            description="Validation AUC reaches the floor and is not clearly below the previous month's model.",
+        )
+    ],
+    description="LightGBM for month M, trained on the labelled months before M; text model file plus JSON card.",
+)
+def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: StorageResource) -> Iterator:
+    """Train (tuning when due), gate and store the model that scores this month."""
+    month, before = context.partition_key, previous_month(context.partition_key)
+    data = training_window(context, storage, month)
+    previous = storage.read_model(context, ASSET_KEY, before) if storage.has_model(context, ASSET_KEY, before) else None
+    trained = train_month_model(month, data, config.to_settings(), storage.store.optuna_storage_url, previous)
+    auc = trained.card.validation_metrics["roc_auc"]
+    yield dg.AssetCheckResult(
+        check_name=GATE,
+        passed=trained.verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=trained.verdict.reason,
+        metadata={"validation_auc": auc, "floor": config.auc_floor, **_previous(trained.previous)},
+    )
+    if not trained.verdict.passed:
+        raise dg.Failure(
+            description=f"Model for {month} not promoted: {trained.verdict.reason}", metadata={"validation_auc": auc}
+        )
+    card = storage.write_model(context, trained.booster, trained.card)
+    roc = roc_png(month, trained.validation_labels, trained.validation_probabilities, auc)
+    importance = importance_png(month, trained.importance)
+    storage.write_report_files(context, {"roc.png": roc, "importance.png": importance})
+    yield dg.MaterializeResult(
+        metadata={
+            "model_version": card.version,
+            **{f"validation_{name}": value for name, value in card.validation_metrics.items()},
+            "train_months": ", ".join(card.window["train_months"]),
+            "validation_months": ", ".join(card.window["validation_months"]),
+            "train_rows": card.window["train_rows"],
+            "validation_rows": card.window["validation_rows"],
+            "best_iteration": card.best_iteration,
+            "feature_count": len(card.features),
+            "params": dg.MetadataValue.json(card.params),
+            "params_provenance": dg.MetadataValue.json(card.params_provenance),
+            "roc_curve": image(roc, "ROC"),
+            "feature_importance": image(importance, "importance"),
+            "model_file": dg.MetadataValue.path(str(storage.report_path(ASSET_KEY, month, MODEL_FILE))),
+        }
+    )
+
+
+def _previous(previous: PreviousModel | None) -> dict[str, object]:
+    if previous is None:
+        return {"previous_model": "none", "previous_model_auc": None}
+    return {"previous_model": previous.version, "previous_model_auc": previous.auc}

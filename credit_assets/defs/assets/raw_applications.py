@@ -1,0 +1,57 @@
+"""raw_applications: a month's landing CSV, read against the contract and stored as typed Parquet."""
+
+import dagster as dg
+
+from credit_assets.core.contract.landing import LandingFileError, read_landing_csv
+from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import sha256_of
+from credit_assets.defs.metadata import table_schema
+from credit_assets.defs.partitions import monthly_asset
+from credit_assets.defs.storage import StorageResource
+
+SOURCE_SHA256 = "source_sha256"
+
+
+@monthly_asset(
+    group_name="ingest",
+    kinds={"pandas", "parquet"},
+    description="The month's landing file `applications_YYYY-MM.csv` as typed Parquet (the landing file is kept).",
+)
+def raw_applications(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Read the month's landing CSV with the contract's dtypes and store it as Parquet."""
+    path = storage.store.landing_file(landing_file_name(context.partition_key))
+    if not path.is_file():
+        raise dg.Failure(f"No landing file for {context.partition_key}: expected {path}.")
+    try:
+        frame = read_landing_csv(path)
+    except LandingFileError as error:
+        raise dg.Failure(
+            description=str(error),
+            metadata={
+                "file": str(path),
+                "column": error.column or "(file)",
+                "rule": error.rule,
+                "detail": error.detail,
+            },
+        ) from error
+    storage.write_table(context, frame)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "dagster/column_schema": table_schema(frame),
+            "source_file": path.name,
+            SOURCE_SHA256: sha256_of(path),
+            "source_bytes": path.stat().st_size,
+        }
+    )
+
+
+def last_materialisation(instance: dg.DagsterInstance, month: str) -> tuple[str | None, str] | None:
+    """(source SHA-256, run id) of the month's latest raw_applications materialisation, if any."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=raw_applications.key, asset_partitions=[month]), limit=1
+    ).records
+    if not records:
+        return None
+    source = records[0].asset_materialization.metadata.get(SOURCE_SHA256)
+    return (source.value if source is not None else None), records[0].run_id

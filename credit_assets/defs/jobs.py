@@ -1,0 +1,32 @@
+"""Jobs: ingest a month (the history only gets this far) or run a month through to its forecasts."""
+
+import dagster as dg
+
+from credit_assets.core.months import FIRST_MONTH
+from credit_assets.defs.assets.data_profile import data_profile
+from credit_assets.defs.forecast_freshness import forecast_freshness_checks
+from credit_assets.defs.partitions import monthly_partitions
+
+INGEST_GROUP = "ingest"
+
+ingest_month = dg.define_asset_job(
+    "ingest_month",
+    selection=dg.AssetSelection.groups(INGEST_GROUP) | dg.AssetSelection.assets(data_profile),
+    partitions_def=monthly_partitions,
+    description="Landing file -> raw -> validated -> features (and the month's data profile) for one month.",
+)
+
+score_month = dg.define_asset_job(
+    "score_month",
+    # the comparison runs on request; freshness is judged by its own sensor against the clock, not per run
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.groups("comparison")
+    - dg.AssetSelection.checks(*forecast_freshness_checks),
+    partitions_def=monthly_partitions,
+    description="One month from landing file to forecasts and, once labelled, their performance.",
+)
+
+
+def job_for_month(month: str) -> str:
+    """The history month has no labelled month before it, so it is only ingested; later months are scored."""
+    return ingest_month.name if month == FIRST_MONTH else score_month.name

@@ -1,0 +1,181 @@
+"""The Dagster UI in real Chromium (Playwright): lineage, partitions, a one-month run, a two-month backfill, checks."""
+
+import re
+from collections.abc import Callable, Iterator
+
+import dagster as dg
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from credit_assets.defs.storage import StorageResource
+from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
+from credit_assets_tests.support.e2e import ROOT, DagsterDev, dagster_dev, require_tool, wait_until, write_instance
+from credit_assets_tests.support.materialise import INGEST, SCORE, failure_message, materialize_month
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+DEMO = GeneratorConfig(seed=3, history_rows=3_000, months=2, rows_per_month=1_000)
+HISTORY, *SCORED = DEMO.month_keys
+LINEAGE = [
+    "raw_applications",
+    "validated_applications",
+    "features",
+    "model",
+    "forecasts",
+    "forecast_performance",
+    "data_profile",
+    "drift",
+    "fairness",
+    "model_comparison",
+]
+UI_MS = 30_000  # the React app fetches after rendering: every action and expectation waits up to this long
+RUN_SECONDS = 5 * 60  # a launched run or backfill of raw_applications: a few process start-ups on 2 busy cores
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The system Chromium Playwright drives (no browser download)."""
+    return require_tool(CHROMIUM, "Chromium", "chromium")
+
+
+@pytest.fixture(scope="module")
+def demo_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
+    """`dagster dev` on an instance whose demo months were materialised in process beforehand, as `dev.py demo` does."""
+    base = tmp_path_factory.mktemp("browser")
+    home, storage = base / "dagster_home", StorageResource(root=str(base / "data"))
+    generate_landing_files(DEMO, storage.store.landing_dir, storage.store.root / "generator_truth")
+    write_instance(home)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))  # the project's dagster.yaml puts SQLite under $DAGSTER_HOME
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            for month in DEMO.month_keys:
+                result = materialize_month(storage, month, INGEST if month == HISTORY else SCORE, instance=instance)
+                assert result.success, failure_message(result)
+    with dagster_dev(home, storage.store.root) as server:
+        server.query("mutation { setNuxSeen }")  # no "Join the Dagster community" dialog over the pages
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    """Headless Chromium for the module."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, demo_server: DagsterDev) -> Iterator[Page]:
+    """A fresh tab on the demo server; every expectation waits up to UI_MS."""
+    context = browser.new_context(base_url=demo_server.url, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(UI_MS)
+    expect.set_options(timeout=UI_MS)
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Keep what the page shows as a test artifact (test-artifacts/browser/NAME.png)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png")
+
+
+def sidebar_asset(page: Page, asset: str) -> Locator:
+    """The asset's entry in the lineage page's sidebar tree (a button named after it, not the group of that name)."""
+    named = page.get_by_role("button", name=re.compile(rf"(^|\s){asset} {asset}$"))
+    return named.filter(has_not=page.get_by_role("img", name="asset_group"))
+
+
+def expand_lineage(page: Page) -> None:
+    """Expand every asset group, in the graph (its context menu) and in the sidebar tree."""
+    groups = page.get_by_role("button", name=re.compile(r"^asset_group "))
+    expect(groups.last).to_be_visible()
+    search = page.get_by_role("textbox", name="Search and filter assets").bounding_box()
+    assert search is not None
+    page.mouse.click(search["x"] + 20, search["y"] + search["height"] + 40, button="right")  # the graph's empty corner
+    page.get_by_text("Expand all groups").last.click()
+    for index in range(groups.count()):  # each group's disclosure arrow comes before its name in the tree
+        page.get_by_role("button", name="arrow_drop_down").nth(index).click()
+
+
+def launch_from_dialog(page: Page, asset: str, partitions: str, button: str) -> None:
+    """Open the asset's "Materialize…" dialog, type the partition selection and press the launch button."""
+    page.goto(f"/assets/{asset}")
+    page.get_by_role("button", name=re.compile("Materialize…")).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("textbox").fill(partitions)
+    dialog.get_by_role("textbox").press("Enter")  # the selection applies on Enter
+    dialog.get_by_role("button", name=button).click()
+    expect(dialog).to_be_hidden()
+
+
+def runs_of_month(server: DagsterDev, month: str) -> set[str]:
+    """Ids of the runs of one partition (the freshness sensor's runs have none)."""
+    return {run["runId"] for run in server.runs() if run["tags"].get("dagster/partition") == month}
+
+
+def new_item(list_ids: Callable[[], set[str]], known: set[str], what: str) -> str:
+    """The one id that `list_ids` returns beyond `known`, waited for."""
+    fresh = wait_until(lambda: list_ids() - known, 60, what)
+    assert len(fresh) == 1, fresh
+    return fresh.pop()
+
+
+def test_asset_graph_shows_every_asset_of_the_lineage(page: Page) -> None:
+    page.goto("/asset-groups")
+    expand_lineage(page)
+    for asset in LINEAGE:
+        expect(sidebar_asset(page, asset)).to_be_visible()
+    screenshot(page, "1-asset-graph")
+
+
+def test_partitioned_asset_lists_its_months(page: Page) -> None:
+    page.goto("/assets/forecasts")
+    page.get_by_role("tab", name="Partitions").click()
+    expect(page.get_by_text(f"Materialized ({len(SCORED)})", exact=True)).to_be_visible()
+    page.get_by_role("textbox", name="Filter by name…").fill(SCORED[0])
+    page.get_by_text(SCORED[0], exact=True).filter(visible=True).first.click()
+    expect(page.get_by_role("row", name=f"dagster/row_count {DEMO.rows_per_month}")).to_be_visible()
+    screenshot(page, "2-forecasts-partitions")
+
+
+def test_materialising_one_month_from_the_ui_succeeds(page: Page, demo_server: DagsterDev) -> None:
+    known = runs_of_month(demo_server, SCORED[-1])
+    launch_from_dialog(page, "raw_applications", SCORED[-1], "Launch 1 run")
+    run_id = new_item(lambda: runs_of_month(demo_server, SCORED[-1]), known, "the launched run")
+    page.goto(f"/runs/{run_id}")
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_SECONDS * 1000)
+    assert run_id in {event["runId"] for event in demo_server.materialisations("raw_applications", [SCORED[-1]])}
+    screenshot(page, "3-one-month-run")
+
+
+def test_backfilling_two_months_from_the_ui_completes(page: Page, demo_server: DagsterDev) -> None:
+    known = set(demo_server.backfill_ids())
+    launch_from_dialog(page, "raw_applications", f"[{SCORED[0]}...{SCORED[-1]}]", "Launch backfill")
+    backfill_id = new_item(lambda: set(demo_server.backfill_ids()), known, "the launched backfill")
+    page.goto(f"/runs/b/{backfill_id}")
+    expect(page.get_by_text("100% completed", exact=True)).to_be_visible(timeout=RUN_SECONDS * 1000)
+    assert demo_server.backfill_status(backfill_id) == "COMPLETED_SUCCESS"
+    screenshot(page, "4-two-month-backfill")
+
+
+def test_checks_of_validated_applications_show_their_results(page: Page, demo_server: DagsterDev) -> None:
+    names = demo_server.check_names("validated_applications")
+    page.goto("/assets/validated_applications")
+    page.get_by_role("tab", name="Checks").click()
+    expect(page.get_by_text(f"Checks ({len(names)})")).to_be_visible()
+    for name in names:
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    expect(page.get_by_text("Succeeded", exact=True)).to_have_count(len(names))
+    screenshot(page, "5-validated-applications-checks")

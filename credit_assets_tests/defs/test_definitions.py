@@ -1,0 +1,53 @@
+"""The code location loads, reads like the lineage graph and passes `dg check defs`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.core.months import FIRST_MONTH
+from credit_assets.definitions import defs
+from credit_assets.defs.jobs import job_for_month
+
+PROJECT = Path(__file__).resolve().parents[2]
+LINEAGE = [
+    ("raw_applications", "validated_applications"),
+    ("validated_applications", "features"),
+    ("features", "model"),
+    ("model", "forecasts"),
+    ("features", "forecasts"),
+    ("forecasts", "forecast_performance"),
+]
+
+
+def test_definitions_load_with_the_whole_lineage() -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    for upstream, downstream in LINEAGE:
+        assert dg.AssetKey(upstream) in graph.get(dg.AssetKey(downstream)).parent_keys
+
+
+def test_validated_applications_carries_the_blocking_contract_checks() -> None:
+    specs = defs.resolve_assets_def("validated_applications").check_specs
+    assert {spec.name for spec in specs} >= {"columns_match_contract", "ids_not_seen_before", "values_within_bounds"}
+    assert all(spec.blocking for spec in specs)
+
+
+def test_landing_sensor_runs_by_default_and_targets_both_jobs() -> None:
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert {job.name for job in sensor.jobs} == {"ingest_month", "score_month"}
+    assert job_for_month(FIRST_MONTH) == "ingest_month"
+    assert job_for_month("2021-01") == "score_month"
+
+
+def test_dg_check_defs_passes() -> None:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "VIRTUAL_ENV": str(bin_dir.parent), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [str(bin_dir / "dg"), "check", "defs"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr

@@ -1,0 +1,200 @@
+"""features -> model -> forecasts -> forecast_performance with real LightGBM and Optuna on small generated data."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from credit_assets.core.contract import schema
+from credit_assets.core.features import build_features, feature_names
+from credit_assets.core.modeling.card import load_model
+from credit_assets.core.scoring import (
+    APPROVED_REASON,
+    NO_FURTHER_REASON,
+    READABLE_NAMES,
+    REASON_COUNT,
+)
+from credit_assets.core.store import read_json
+from credit_assets.defs.storage import StorageResource
+from credit_assets.synthetic.generate import truth_file_name
+from credit_assets_tests.support.materialise import (
+    INGEST,
+    MONTHS,
+    copy_storage,
+    failed_checks,
+    failure_message,
+    materialize_month,
+    storage_with,
+)
+
+HISTORY, FIRST, SECOND, THIRD = MONTHS
+SCORE_ONLY = ["model", "forecasts", "forecast_performance"]
+
+
+@pytest.fixture(scope="module")
+def scored_template(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> Path:
+    """Every small month ingested; the first two monthly months scored."""
+    root = tmp_path_factory.mktemp("scored")
+    storage = storage_with(root, small_landing, MONTHS)
+    shutil.copytree(small_landing.parent / "generator_truth", root / "generator_truth")
+    for month in MONTHS:
+        assert materialize_month(storage, month, INGEST).success
+    for month in (FIRST, SECOND):
+        result = materialize_month(storage, month, SCORE_ONLY)
+        assert result.success, failure_message(result)
+    return root
+
+
+@pytest.fixture
+def scored(tmp_path: Path, scored_template: Path) -> StorageResource:
+    return copy_storage(scored_template, tmp_path)
+
+
+def test_no_model_sees_its_own_month(scored: StorageResource) -> None:
+    for month in (FIRST, SECOND):
+        card = load_model(scored.store.artifact_dir("model", month))[1]
+        window = card.window
+        assert window["train_months"] and all(m < month for m in window["train_months"] + window["validation_months"])
+    assert load_model(scored.store.artifact_dir("model", SECOND))[1].window["validation_months"] == [FIRST]
+
+
+def test_reloaded_model_predicts_exactly_the_forecasts(scored: StorageResource) -> None:
+    booster, card = load_model(scored.store.artifact_dir("model", SECOND))
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    features = scored.store.read_table("features", SECOND)
+    np.testing.assert_array_equal(
+        booster.predict(features[booster.feature_name()]), forecasts["default_probability"].to_numpy()
+    )
+    assert set(forecasts["model_version"]) == {card.version}
+
+
+def test_forecasts_cover_every_application_with_probabilities_decisions_and_reasons(scored: StorageResource) -> None:
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    validated = scored.store.read_table("validated_applications", SECOND)
+    assert sorted(forecasts[schema.ID_COLUMN]) == sorted(validated[schema.ID_COLUMN])
+    assert forecasts["default_probability"].between(0, 1).all()
+    assert set(forecasts["decision"]) <= {"approve", "review", "decline"}
+    assert not forecasts.isna().any().any()
+    exported = pd.read_csv(scored.store.forecasts_dir / f"forecasts_{SECOND}.csv")
+    assert list(exported.columns) == [
+        schema.ID_COLUMN,
+        "default_probability",
+        "decision",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+        "model_version",
+    ]
+    assert len(exported) == len(validated)
+
+
+def test_reasons_of_adverse_decisions_are_the_largest_positive_contributions(scored: StorageResource) -> None:
+    booster, _ = load_model(scored.store.artifact_dir("model", SECOND))
+    features = scored.store.read_table("features", SECOND)
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    names = booster.feature_name()
+    contributions = booster.predict(features[names], pred_contrib=True)[:, : len(names)]
+    label_to_name = {READABLE_NAMES.get(n, n.replace("_", " ").capitalize()): n for n in names}
+    adverse = forecasts.index[forecasts["decision"] != "approve"]
+    assert 0 < len(adverse) < len(forecasts)
+    approved = forecasts.loc[forecasts["decision"] == "approve", ["reason_1", "reason_2", "reason_3"]]
+    assert (approved == APPROVED_REASON).all().all()
+    for row in adverse[::11]:
+        expected = [
+            names[i] for i in np.argsort(-contributions[row], kind="stable")[:REASON_COUNT] if contributions[row, i] > 0
+        ]
+        texts = [forecasts.loc[row, f"reason_{k + 1}"] for k in range(REASON_COUNT)]
+        given = [label_to_name[text.split(":")[0]] for text in texts if text != NO_FURTHER_REASON]
+        assert given == expected
+        assert all(contributions[row, names.index(n)] > 0 for n in given)
+
+
+def test_forecast_auc_is_well_above_chance_and_near_the_oracle(scored: StorageResource) -> None:
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    validated = scored.store.read_table("validated_applications", SECOND)
+    truth = pd.read_parquet(scored.store.root / "generator_truth" / truth_file_name(SECOND))
+    joined = forecasts.merge(validated[[schema.ID_COLUMN, schema.TARGET_COLUMN]], on=schema.ID_COLUMN).merge(
+        truth, on=schema.ID_COLUMN
+    )
+    model_auc = roc_auc_score(joined[schema.TARGET_COLUMN], joined["default_probability"])
+    oracle_auc = roc_auc_score(joined[schema.TARGET_COLUMN], joined["probability"])
+    assert model_auc > 0.65
+    assert model_auc > oracle_auc - 0.1
+    performance = read_json(scored.store.artifact_dir("forecast_performance", SECOND) / "performance.json")
+    assert performance["roc_auc"] == pytest.approx(model_auc)
+
+
+def test_same_inputs_and_seeds_give_byte_identical_model_and_forecasts(scored: StorageResource) -> None:
+    model_before = (scored.store.artifact_dir("model", SECOND) / "model.txt").read_bytes()
+    forecasts_before = (scored.store.forecasts_dir / f"forecasts_{SECOND}.csv").read_bytes()
+    parquet_before = scored.store.table_path("forecasts", SECOND).read_bytes()
+    assert materialize_month(scored, SECOND, SCORE_ONLY).success
+    assert (scored.store.artifact_dir("model", SECOND) / "model.txt").read_bytes() == model_before
+    assert (scored.store.forecasts_dir / f"forecasts_{SECOND}.csv").read_bytes() == forecasts_before
+    assert scored.store.table_path("forecasts", SECOND).read_bytes() == parquet_before
+
+
+def test_champion_gate_blocks_a_model_trained_on_shuffled_labels(scored: StorageResource) -> None:
+    rng = np.random.default_rng(0)
+    for month in (HISTORY, FIRST, SECOND):
+        frame = scored.store.read_table("features", month)
+        frame[schema.TARGET_COLUMN] = rng.permutation(frame[schema.TARGET_COLUMN].to_numpy())
+        scored.store.write_table("features", month, frame)
+    result = materialize_month(scored, THIRD, SCORE_ONLY, model_config={"retune": "never"})
+    assert not result.success
+    assert "champion_gate" in failed_checks(result)
+    assert "below" in failed_checks(result)["champion_gate"]
+    assert not (scored.store.artifact_dir("model", THIRD) / "model.txt").exists()
+    assert not scored.store.table_path("forecasts", THIRD).exists()
+
+
+def test_history_month_has_no_labelled_month_before_it(scored: StorageResource) -> None:
+    result = materialize_month(scored, HISTORY, ["model"])
+    assert not result.success
+    assert f"No labelled month before {HISTORY}" in failure_message(result)
+
+
+def test_a_hole_in_the_training_window_is_refused(scored: StorageResource) -> None:
+    scored.store.table_path("features", FIRST).unlink()
+    result = materialize_month(scored, THIRD, ["model"])
+    assert not result.success
+    assert f"Features for ['{FIRST}'] are missing" in failure_message(result)
+
+
+def test_unloadable_model_file_gives_a_clear_error(scored: StorageResource) -> None:
+    (scored.store.artifact_dir("model", SECOND) / "model.txt").write_text("not a model")
+    result = materialize_month(scored, SECOND, ["forecasts"])
+    assert not result.success
+    assert "cannot be loaded by LightGBM" in failure_message(result)
+
+
+@pytest.mark.parametrize("cutoffs", [(0.0, 0.5), (0.3, 0.2), (0.2, 1.0), (0.25, 0.25)])
+def test_cutoffs_outside_the_unit_interval_or_out_of_order_are_refused(
+    cutoffs: tuple[float, float], scored: StorageResource
+) -> None:
+    review, decline = cutoffs
+    result = materialize_month(
+        scored, SECOND, ["forecasts"], op_configs={"forecasts": {"review_cutoff": review, "decline_cutoff": decline}}
+    )
+    assert not result.success
+    assert "0 < review_cutoff < decline_cutoff < 1" in failure_message(result)
+
+
+def test_features_refuse_a_frame_missing_a_contract_column(scored: StorageResource) -> None:
+    validated = scored.store.read_table("validated_applications", SECOND).drop(columns="AMT_CREDIT")
+    with pytest.raises(ValueError, match=r"lack contract columns \['AMT_CREDIT'\]"):
+        build_features(validated)
+
+
+def test_features_have_the_same_columns_every_month(scored: StorageResource) -> None:
+    columns = {tuple(scored.store.read_table("features", month).columns) for month in MONTHS}
+    assert len(columns) == 1
+    assert list(next(iter(columns)))[2:] == feature_names()
+    dtypes = {tuple(map(str, scored.store.read_table("features", month).dtypes)) for month in MONTHS}
+    assert len(dtypes) == 1
+    for month in MONTHS:
+        categories = scored.store.read_table("features", month)["NAME_INCOME_TYPE"].cat.categories.tolist()
+        assert categories == list(schema.column("NAME_INCOME_TYPE").levels)

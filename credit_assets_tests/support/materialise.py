@@ -1,0 +1,97 @@
+"""Small real-format data, one-call materialisation and prepared storage roots for the tests."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.core.months import landing_file_name
+from credit_assets.definitions import defs
+from credit_assets.defs.forecast_freshness import forecast_freshness_checks
+from credit_assets.defs.storage import StorageResource
+from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
+
+SMALL = GeneratorConfig(seed=11, history_rows=4_000, months=3, rows_per_month=1_500)
+MONTHS = SMALL.month_keys  # history 2020-09, then 2020-10 .. 2020-12
+INGEST = ["raw_applications", "validated_applications", "features"]
+SCORE = [*INGEST, "model", "forecasts", "forecast_performance"]
+# One LightGBM thread: OpenMP threads that spin for a busy core slow training tens of times.
+FAST_MODEL = {"optuna_trials": 2, "max_boost_rounds": 200, "early_stopping_rounds": 20, "num_threads": 1}
+
+# the defs folder's modules import each other's definitions, so the same objects appear more than once
+ASSETS = list({id(asset): asset for asset in defs.assets or []}.values())
+# freshness is judged against the clock by its own sensor, never inside a month's run
+CHECKS = [c for c in {id(c): c for c in defs.asset_checks or []}.values() if c not in forecast_freshness_checks]
+
+
+def write_small_landing(folder: Path, config: GeneratorConfig = SMALL) -> list[Path]:
+    """Generate the small months into `folder` (the probability side files go beside it)."""
+    return generate_landing_files(config, folder, folder.parent / "generator_truth")
+
+
+def storage_with(root: Path, source_landing: Path, months: list[str]) -> StorageResource:
+    """A fresh storage root whose landing folder holds copies of the given months' files."""
+    storage = StorageResource(root=str(root))
+    storage.store.landing_dir.mkdir(parents=True, exist_ok=True)
+    for month in months:
+        shutil.copy(source_landing / landing_file_name(month), storage.store.landing_file(landing_file_name(month)))
+    return storage
+
+
+def materialize_month(
+    storage: StorageResource,
+    month: str,
+    selection: list[str] = INGEST,
+    model_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+    op_configs: dict[str, dict] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialise the selected assets (and their checks) for one month with the real Dagster machinery."""
+    if instance is None:  # a fresh instance per call: Dagster's load context must not outlive an earlier test's
+        with dg.instance_for_test() as fresh:
+            return materialize_month(storage, month, selection, model_config, fresh, op_configs)
+    configs = dict(op_configs or {})
+    if "model" in selection:
+        configs["model"] = {**FAST_MODEL, **(model_config or {})}
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        selection=selection,
+        partition_key=month,
+        resources={"storage": storage},
+        run_config={"ops": {op: {"config": config} for op, config in configs.items()}},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """All step failure messages of a run, joined."""
+    return "\n".join(
+        event.event_specific_data.error.message
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    )
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    return {e.check_name: e.description or "" for e in result.get_asset_check_evaluations() if not e.passed}
+
+
+def copy_storage(template: Path, tmp_path: Path) -> StorageResource:
+    """A private copy of a prepared storage root, so a test may change it freely."""
+    shutil.copytree(template, tmp_path / "root")
+    return StorageResource(root=str(tmp_path / "root"))
+
+
+def scored_root(
+    root: Path, landing: Path, months: list[str], scored: list[str], model_config: dict | None = None
+) -> Path:
+    """A storage root under `root` with `months` ingested and the `scored` ones given a model and forecasts."""
+    storage = storage_with(root, landing, months)
+    for month in months:
+        result = materialize_month(storage, month, INGEST)
+        assert result.success, failure_message(result)
+    for month in scored:
+        result = materialize_month(storage, month, ["model", "forecasts"], model_config=model_config)
+        assert result.success, failure_message(result)
+    return root
