@@ -16,13 +16,13 @@ from credit_assets.core.contract import quality, schema
 from credit_assets.core.contract.landing import read_landing_csv
 from credit_assets.core.contract.normalise import normalise
 from credit_assets.core.features import build_features
-from credit_assets.core.modeling.card import ModelCard, load_model, save_model
+from credit_assets.core.modeling.card import find_model, save_model
 from credit_assets.core.modeling.month_model import train_month_model
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import training_data
 from credit_assets.core.months import landing_file_name, previous_month
 from credit_assets.core.scoring import Cutoffs, score
-from credit_assets.core.store import ArtifactStore, MissingArtifact, write_csv
+from credit_assets.core.store import ArtifactStore, write_csv
 
 Stages = list[dict[str, Any]]
 
@@ -58,13 +58,6 @@ def ingest(store: ArtifactStore, month: str, stages: Stages) -> Any:
     return frame
 
 
-def _previous_model(store: ArtifactStore, month: str) -> tuple[Any, ModelCard] | None:
-    try:
-        return load_model(store.artifact_dir("model", previous_month(month)))
-    except MissingArtifact:
-        return None
-
-
 def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Stages) -> tuple[Any, str]:
     """Training window, parameters, fit, validation metrics, gate and stored model; returns booster and version."""
     with stage(stages, "read_training_data"):
@@ -72,7 +65,8 @@ def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Sta
             store.table_months("features"), lambda key, columns: store.read_table("features", key, columns), month
         )
     with stage(stages, "train_and_gate"):
-        trained = train_month_model(month, data, settings, store.optuna_storage_url, _previous_model(store, month))
+        previous = find_model(store.artifact_dir("model", previous_month(month)))
+        trained = train_month_model(month, data, settings, store.optuna_storage_url, previous)
     if not trained.verdict.passed:
         raise RuntimeError(f"model for {month} not promoted: {trained.verdict.reason}")
     with stage(stages, "save_model"):

@@ -7,7 +7,7 @@ import dagster as dg
 import lightgbm as lgb
 import pandas as pd
 
-from credit_assets.core.modeling.card import MODEL_FILE, ModelCard, load_model, save_model
+from credit_assets.core.modeling.card import ModelCard, find_model, load_model, save_model
 from credit_assets.core.modeling.training import FeatureLoader
 from credit_assets.core.store import ArtifactStore, MissingArtifact, read_json, write_bytes, write_json
 
@@ -78,8 +78,12 @@ class StorageResource(dg.ConfigurableResource):
         except (MissingArtifact, ValueError) as error:
             raise dg.Failure(str(error)) from error
 
-    def has_model(self, context: Context, asset: AssetRef, month: str) -> bool:
-        return (self.store.artifact_dir(self._readable(context, asset), month) / MODEL_FILE).is_file()
+    def find_model(self, context: Context, asset: AssetRef, month: str) -> tuple[lgb.Booster, ModelCard] | None:
+        """The month's stored model, or None when there is none (the previous month of the first scored one)."""
+        try:
+            return find_model(self.store.artifact_dir(self._readable(context, asset, month), month))
+        except ValueError as error:
+            raise dg.Failure(str(error)) from error
 
     def write_model(self, context: dg.AssetExecutionContext, booster: lgb.Booster, card: ModelCard) -> ModelCard:
         return save_model(self.store.artifact_dir(asset_name(context.asset_key), context.partition_key), booster, card)

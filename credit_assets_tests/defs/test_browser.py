@@ -1,4 +1,4 @@
-"""The Dagster UI in real Chromium (Playwright): lineage, partitions, a one-month run, a two-month backfill, checks."""
+"""The Dagster UI in real Chromium (Playwright): lineage, partitions, a run, a backfill, checks and their months."""
 
 import re
 from collections.abc import Callable, Iterator
@@ -7,6 +7,7 @@ import dagster as dg
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.e2e import ROOT, DagsterDev, dagster_dev, require_tool, wait_until, write_instance
@@ -179,3 +180,18 @@ def test_checks_of_validated_applications_show_their_results(page: Page, demo_se
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
     expect(page.get_by_text("Succeeded", exact=True)).to_have_count(len(names))
     screenshot(page, "5-validated-applications-checks")
+
+
+def test_each_month_keeps_its_own_check_results(page: Page) -> None:
+    """After later months ran, an earlier month's check still shows its own result (partitioned checks)."""
+    earlier = SCORED[0]
+    page.goto("/assets/validated_applications?view=checks")
+    expect(page.get_by_text("Latest execution")).to_be_visible()
+    page.get_by_role("tab", name="Partitions").last.click()  # the check's tab, not the asset's
+    expect(page.get_by_text(f"Passed ({len(DEMO.month_keys)})", exact=True)).to_be_visible()
+    page.get_by_placeholder("Filter by partition").fill(earlier)
+    page.get_by_text(earlier, exact=True).filter(visible=True).first.click()
+    expect(page.get_by_text("1 Partitions Selected", exact=True)).to_be_visible()
+    expect(page.get_by_text("Passed", exact=True).filter(visible=True).first).to_be_visible()
+    expect(page.get_by_role("row", name=f"file {landing_file_name(earlier)}")).to_be_visible()
+    screenshot(page, "6-checks-of-one-month")

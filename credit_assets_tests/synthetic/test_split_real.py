@@ -73,8 +73,20 @@ def test_refuses_a_file_of_another_size_without_override(fake_real_file: Path, t
 
 
 def test_refuses_a_file_too_small_for_the_monthly_blocks(fake_real_file: Path, tmp_path: Path):
-    with pytest.raises(SourceFileError, match="no history"):
+    with pytest.raises(SourceFileError, match="no history.*--rows-per-month"):
         split_real(fake_real_file, tmp_path / "landing", any_size=True)
+
+
+def test_a_sample_of_the_real_file_splits_with_the_rows_per_month_it_is_given(
+    fake_real_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    landing = tmp_path / "landing"
+    arguments = ["split-real", str(fake_real_file), "--landing-dir", str(landing), "--any-size"]
+    assert main([*arguments, "--rows-per-month", "40", "--months", "3"]) == 0
+    written = [Path(line) for line in capsys.readouterr().out.split()]
+    assert [path.name for path in written] == [landing_file_name(month) for month in MONTHS[:4]]
+    assert [len(data_lines(path)) for path in written] == [140, 40, 40, 40]
+    assert b"".join(line for path in written for line in data_lines(path)) == b"".join(data_lines(fake_real_file))
 
 
 def test_refuses_a_file_without_the_contract_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

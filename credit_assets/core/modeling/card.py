@@ -63,3 +63,8 @@ def load_model(folder: Path) -> tuple[lgb.Booster, ModelCard]:
     except lgb.basic.LightGBMError as error:
         raise ValueError(f"Model file {model_path} cannot be loaded by LightGBM: {error}") from error
     return booster, ModelCard.from_json(card_path.read_text())
+
+
+def find_model(folder: Path) -> tuple[lgb.Booster, ModelCard] | None:
+    """The model stored in `folder`, or None when none was stored there."""
+    return load_model(folder) if (folder / MODEL_FILE).is_file() else None

@@ -63,12 +63,12 @@ class ModelConfig(dg.Config):
 )
 def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: StorageResource) -> Iterator:
     """Train (tuning when due), gate and store the model that scores this month."""
-    month, before = context.partition_key, previous_month(context.partition_key)
+    month = context.partition_key
     data = training_window(context, storage, month)
-    previous = storage.read_model(context, ASSET_KEY, before) if storage.has_model(context, ASSET_KEY, before) else None
+    previous = storage.find_model(context, ASSET_KEY, previous_month(month))
     trained = train_month_model(month, data, config.to_settings(), storage.store.optuna_storage_url, previous)
     auc = trained.card.validation_metrics["roc_auc"]
-    yield dg.AssetCheckResult(
+    gate_result = dg.AssetCheckResult(
         check_name=GATE,
         passed=trained.verdict.passed,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -76,6 +76,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
         metadata={"validation_auc": auc, "floor": config.auc_floor, **_previous(trained.previous)},
     )
     if not trained.verdict.passed:
+        yield gate_result
         raise dg.Failure(
             description=f"Model for {month} not promoted: {trained.verdict.reason}", metadata={"validation_auc": auc}
         )
@@ -84,6 +85,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
     importance = importance_png(month, trained.importance)
     storage.write_report_files(context, {"roc.png": roc, "importance.png": importance})
     yield dg.MaterializeResult(
+        check_results=[gate_result],
         metadata={
             "model_version": card.version,
             **{f"validation_{name}": value for name, value in card.validation_metrics.items()},
@@ -98,7 +100,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
             "roc_curve": image(roc, "ROC"),
             "feature_importance": image(importance, "importance"),
             "model_file": dg.MetadataValue.path(str(storage.report_path(ASSET_KEY, month, MODEL_FILE))),
-        }
+        },
     )
 
 
