@@ -37,19 +37,21 @@ def forecast_file(month: str) -> dict[str, Any]:
 
 def model_card(month: str) -> dict[str, Any]:
     """What the month's stored model card says about tuning, early stopping and validation AUC."""
-    path = storage_root() / "artifacts" / "model" / month / "card.json"
-    if not path.exists():
+    from credit_assets.core.modeling.card import find_model
+    from credit_assets.core.store import ArtifactStore
+
+    found = find_model(ArtifactStore(storage_root()).artifact_dir("model", month))
+    if found is None:
         return {}
-    card = json.loads(path.read_text())
-    provenance = card.get("params_provenance", {})
+    card = found[1]
     return {
         "model": {
-            "tuned_this_month": provenance.get("tuned_this_month", False),
-            "params_source": provenance.get("source"),
-            "best_iteration": card.get("best_iteration"),
-            "train_rows": card["window"]["train_rows"],
-            "validation_auc": card["validation_metrics"]["roc_auc"],
-            "version": card.get("version"),
+            "tuned_this_month": card.params_provenance.get("tuned_this_month", False),
+            "params_source": card.params_provenance.get("source"),
+            "best_iteration": card.best_iteration,
+            "train_rows": card.window["train_rows"],
+            "validation_auc": card.validation_metrics["roc_auc"],
+            "version": card.version,
         }
     }
 

@@ -62,22 +62,22 @@ READABLE_NAMES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Cutoffs:
-    """Probability cut-offs: approve below `review`, decline from `decline`, review in between."""
+    """Probability cut-offs: approve below `review_cutoff`, decline from `decline_cutoff`, review in between."""
 
-    review: float = 0.10
-    decline: float = 0.25
+    review_cutoff: float = 0.10
+    decline_cutoff: float = 0.25
 
     def __post_init__(self) -> None:
-        if not 0 < self.review < self.decline < 1:
+        if not 0 < self.review_cutoff < self.decline_cutoff < 1:
             raise ValueError(
-                f"cut-offs must satisfy 0 < review_cutoff < decline_cutoff < 1, got review_cutoff={self.review}, "
-                f"decline_cutoff={self.decline}"
+                "cut-offs must satisfy 0 < review_cutoff < decline_cutoff < 1, "
+                f"got review_cutoff={self.review_cutoff}, decline_cutoff={self.decline_cutoff}"
             )
 
 
 def decide(probabilities: np.ndarray, cutoffs: Cutoffs) -> np.ndarray:
     """Approve / review / decline by the cut-offs."""
-    bins = np.digitize(probabilities, [cutoffs.review, cutoffs.decline])
+    bins = np.digitize(probabilities, [cutoffs.review_cutoff, cutoffs.decline_cutoff])
     return np.array(DECISIONS, dtype=object)[bins]
 
 

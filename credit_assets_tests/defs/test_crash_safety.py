@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from credit_assets.core.modeling.card import CARD_FILE, ModelCard
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.materialise import (
@@ -134,7 +135,7 @@ def test_kill_while_training_keeps_the_previous_model_and_a_rerun_succeeds(
     assert visible_artifacts(storage) == before
     result = materialize_month(storage, FIRST, ["model", "forecasts"], model_config=retune)
     assert result.success
-    card = json.loads((storage.store.artifact_dir("model", FIRST) / "card.json").read_text())
+    card = ModelCard.from_json((storage.store.artifact_dir("model", FIRST) / CARD_FILE).read_text())
     assert card.params_provenance["trials"] >= 6  # the killed study was resumed, not corrupted
 
 

@@ -44,13 +44,19 @@ def test_history_month_is_only_ingested(tmp_path: Path, small_landing: Path, ins
     assert [r.job_name for r in evaluate(storage, instance).run_requests] == ["ingest_month"]
 
 
-def test_changed_file_requests_a_new_run_with_a_new_run_key(
+@pytest.fixture
+def seen_once(
     tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance
-) -> None:
+) -> tuple[StorageResource, Path, dg.SensorResult]:
+    """MONTH landed and settled, and the sensor's first evaluation of it."""
     storage = storage_with(tmp_path, small_landing, [MONTH])
     path = storage.store.landing_dir / landing_file_name(MONTH)
     settle(path)
-    first = evaluate(storage, instance)
+    return storage, path, evaluate(storage, instance)
+
+
+def test_changed_file_requests_a_new_run_with_a_new_run_key(seen_once: tuple, instance: dg.DagsterInstance) -> None:
+    storage, path, first = seen_once
     path.write_bytes(path.read_bytes().replace(b"Cash loans", b"Revolving loans", 1))
     settle(path)
     changed = evaluate(storage, instance, first.cursor)
@@ -58,13 +64,8 @@ def test_changed_file_requests_a_new_run_with_a_new_run_key(
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
 
 
-def test_touched_but_identical_file_requests_nothing(
-    tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance
-) -> None:
-    storage = storage_with(tmp_path, small_landing, [MONTH])
-    path = storage.store.landing_dir / landing_file_name(MONTH)
-    settle(path)
-    first = evaluate(storage, instance)
+def test_touched_but_identical_file_requests_nothing(seen_once: tuple, instance: dg.DagsterInstance) -> None:
+    storage, path, first = seen_once
     os.utime(path, (time.time() - SETTLE_SECONDS - 1, time.time() - SETTLE_SECONDS - 1))
     assert evaluate(storage, instance, first.cursor).run_requests == []
 

@@ -7,7 +7,7 @@ against the stored booster's predictions on its validation slice. The checks jud
 important features (by gain, from the card) and the predictions with the thresholds the asset ran with.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -19,6 +19,7 @@ from credit_assets.core import plots
 from credit_assets.core.contract import schema
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.training import FeatureLoader, frame_hash, predict, split_out_of_time
+from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
 PSI_BINS = 10
@@ -36,7 +37,7 @@ class DriftSettings:
 
 
 @dataclass(frozen=True)
-class Drift:
+class Drift(JsonRecord):
     """A month's drift against its model's own data, with the thresholds it is judged by."""
 
     month: str
@@ -51,13 +52,6 @@ class Drift:
     probability_psi: float
     label_rate: float | None
     reference_label_rate: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Drift":
-        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 from credit_assets.core import plots
 from credit_assets.core.contract import schema
 from credit_assets.core.features import DAYS_PER_YEAR
+from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
 UNKNOWN = "unknown"
@@ -51,7 +52,7 @@ class FairnessSettings:
 
 
 @dataclass(frozen=True)
-class Fairness:
+class Fairness(JsonRecord):
     """A month's fairness figures: per sensitive attribute, its group table and between-group differences."""
 
     month: str
@@ -59,13 +60,6 @@ class Fairness:
     labelled: bool
     limits: dict[str, Any]
     attributes: dict[str, dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Fairness":
-        return cls(**data)
 
 
 def gender_groups(gender: pd.Series) -> pd.Series:

@@ -5,7 +5,7 @@ file is landed again with TARGET its performance is measured. Every month is sco
 only on the months before it, so the backtest is honest.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from credit_assets.core import plots
 from credit_assets.core.contract import schema
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.training import metrics
+from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
 CALIBRATION_BINS = 10
@@ -23,7 +24,7 @@ BACKTEST_COLUMNS = ["month", "rows", "roc_auc", "validation_roc_auc", "brier", "
 
 
 @dataclass(frozen=True)
-class Performance:
+class Performance(JsonRecord):
     """A month's forecast performance; `labelled` False (and the rest empty) until its labels arrive."""
 
     month: str
@@ -38,13 +39,6 @@ class Performance:
     validation_roc_auc: float | None = None
     model_version: str | None = None
     calibration: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Performance":
-        return cls(**data)
 
 
 def calibration_table(labels: pd.Series, probabilities: pd.Series) -> pd.DataFrame:

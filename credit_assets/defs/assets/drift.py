@@ -8,20 +8,13 @@ from credit_assets.core.monitoring.drift import PROBABILITY, Drift, DriftSetting
 from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.model import model
+from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import check_result, image, table
 from credit_assets.defs.partitions import monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 RESULT_FILE = "drift.json"
-_DEFAULTS = DriftSettings()
-
-
-class DriftConfig(dg.Config):
-    """PSI limits (warning, error) and how many of the model's most important features the checks judge."""
-
-    warn_psi: float = _DEFAULTS.warn_psi
-    error_psi: float = _DEFAULTS.error_psi
-    top_features: int = _DEFAULTS.top_features
+DriftConfig = config_class(DriftSettings)
 
 
 @monthly_asset(
@@ -39,7 +32,7 @@ def drift(context: dg.AssetExecutionContext, config: DriftConfig, storage: Stora
         storage.read_table(context, forecasts, month, [PROBABILITY])[PROBABILITY],
         storage.read_model(context, model, month),
         storage.table_loader(context, features),
-        DriftSettings(**config.model_dump()),
+        to_settings(config, DriftSettings),
     )
     path = storage.write_report(context, RESULT_FILE, result.to_dict())
     chart = core_drift.psi_png(result)

@@ -7,20 +7,13 @@ from credit_assets.core.monitoring import fairness as core_fairness
 from credit_assets.core.monitoring.fairness import DIFFERENCES, Fairness, FairnessSettings
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.validated_applications import validated_applications
+from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import check_result, image, table
 from credit_assets.defs.partitions import monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 RESULT_FILE = "fairness.json"
-_DEFAULTS = FairnessSettings()
-
-
-class FairnessConfig(dg.Config):
-    """Limits on the between-group differences; groups below `min_group_size` are reported but not limited."""
-
-    max_demographic_parity_difference: float = _DEFAULTS.max_demographic_parity_difference
-    max_equalized_odds_difference: float = _DEFAULTS.max_equalized_odds_difference
-    min_group_size: int = _DEFAULTS.min_group_size
+FairnessConfig = config_class(FairnessSettings)
 
 
 @monthly_asset(
@@ -37,7 +30,7 @@ def fairness(
     joined = core_fairness.month_frame(
         storage.read_table(context, forecasts, month), storage.read_table(context, validated_applications, month)
     )
-    result = core_fairness.assess(month, joined, FairnessSettings(**config.model_dump()))
+    result = core_fairness.assess(month, joined, to_settings(config, FairnessSettings))
     storage.write_report(context, RESULT_FILE, result.to_dict())
     charts = {
         attribute: core_fairness.rates_png(attribute, pd.DataFrame(figures["groups"]), result.labelled)

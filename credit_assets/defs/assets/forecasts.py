@@ -13,21 +13,12 @@ from credit_assets.core.store import write_csv
 from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.assets.validated_applications import validated_applications
+from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import table
 from credit_assets.defs.partitions import monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
-_DEFAULTS = Cutoffs()
-
-
-class ForecastConfig(dg.Config):
-    """Probability cut-offs: approve below `review_cutoff`, decline from `decline_cutoff`, review in between."""
-
-    review_cutoff: float = _DEFAULTS.review
-    decline_cutoff: float = _DEFAULTS.decline
-
-    def to_cutoffs(self) -> Cutoffs:
-        return Cutoffs(review=self.review_cutoff, decline=self.decline_cutoff)
+ForecastConfig = config_class(Cutoffs, "ForecastConfig")
 
 
 def export_path(storage: StorageResource, month: str) -> Path:
@@ -46,7 +37,7 @@ def forecasts(
     """Score the month with its model and export the forecasts atomically."""
     month = context.partition_key
     try:
-        cutoffs = config.to_cutoffs()
+        cutoffs = to_settings(config, Cutoffs)
     except ValueError as error:
         raise dg.Failure(str(error)) from error
     booster, card = storage.read_model(context, model, month)

@@ -13,34 +13,17 @@ from credit_assets.core.modeling.card import MODEL_FILE
 from credit_assets.core.modeling.charts import importance_png, roc_png
 from credit_assets.core.modeling.gate import PreviousModel
 from credit_assets.core.modeling.month_model import train_month_model
-from credit_assets.core.modeling.settings import ModelSettings, Retune
+from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import previous_month
 from credit_assets.defs.assets.features import features, training_window
+from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import image
 from credit_assets.defs.partitions import PREVIOUS_MONTH, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("model")
 GATE = "champion_gate"
-_DEFAULTS = ModelSettings()
-
-
-class ModelConfig(dg.Config):
-    """How a month's model is trained, tuned and gated (see ModelSettings)."""
-
-    seed: int = _DEFAULTS.seed
-    num_threads: int = _DEFAULTS.num_threads
-    max_boost_rounds: int = _DEFAULTS.max_boost_rounds
-    early_stopping_rounds: int = _DEFAULTS.early_stopping_rounds
-    retune: Retune = _DEFAULTS.retune
-    retune_every_months: int = _DEFAULTS.retune_every_months
-    optuna_trials: int = _DEFAULTS.optuna_trials
-    select_top_features: int = _DEFAULTS.select_top_features
-    auc_floor: float = _DEFAULTS.auc_floor
-    max_auc_drop: float = _DEFAULTS.max_auc_drop
-
-    def to_settings(self) -> ModelSettings:
-        return ModelSettings(**self.model_dump())
+ModelConfig = config_class(ModelSettings)
 
 
 @monthly_asset(
@@ -66,7 +49,9 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
     month = context.partition_key
     data = training_window(context, storage, month)
     previous = storage.find_model(context, ASSET_KEY, previous_month(month))
-    trained = train_month_model(month, data, config.to_settings(), storage.store.optuna_storage_url, previous)
+    trained = train_month_model(
+        month, data, to_settings(config, ModelSettings), storage.store.optuna_storage_url, previous
+    )
     auc = trained.card.validation_metrics["roc_auc"]
     gate_result = dg.AssetCheckResult(
         check_name=GATE,

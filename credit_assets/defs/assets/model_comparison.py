@@ -6,20 +6,12 @@ import pandas as pd
 from credit_assets.core.modeling import comparison
 from credit_assets.core.modeling.comparison import ComparisonSettings
 from credit_assets.defs.assets.features import features, training_window
+from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import image, table
 from credit_assets.defs.partitions import PREVIOUS_MONTH, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
-_DEFAULTS = ComparisonSettings()
-
-
-class ComparisonConfig(dg.Config):
-    """How the compared models are sampled, seeded and threaded."""
-
-    seed: int = _DEFAULTS.seed
-    max_train_rows: int = _DEFAULTS.max_train_rows  # seeded, label-stratified subsample of the training rows
-    num_threads: int = _DEFAULTS.num_threads
-    forest_trees: int = _DEFAULTS.forest_trees
+ComparisonConfig = config_class(ComparisonSettings)
 
 
 @monthly_asset(
@@ -34,7 +26,7 @@ def model_comparison(
     """Train and score every candidate; store the ranking as JSON and show it as a table and chart."""
     month = context.partition_key
     data = training_window(context, storage, month)
-    report = comparison.run_comparison(month, data, ComparisonSettings(**config.model_dump()), context.log.info)
+    report = comparison.run_comparison(month, data, to_settings(config, ComparisonSettings), context.log.info)
     path = storage.write_report(context, comparison.REPORT_FILE, report)
     results = pd.DataFrame(report["models"])
     chart = comparison.auc_chart(month, results)

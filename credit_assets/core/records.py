@@ -1,0 +1,15 @@
+"""Typed results that are stored as JSON and read back by the checks that judge them."""
+
+from dataclasses import asdict
+from typing import Any, Self
+
+
+class JsonRecord:
+    """Mixin for a dataclass kept as JSON: `to_dict` for writing, `from_dict` for reading it back."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)

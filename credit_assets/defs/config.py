@@ -1,0 +1,21 @@
+"""Run config for the assets, derived from the core's settings dataclasses so that each setting is stated once."""
+
+import dataclasses
+from typing import Any, TypeVar
+
+import dagster as dg
+import pydantic
+
+Settings = TypeVar("Settings")
+
+
+def config_class(settings: type[Any], name: str | None = None) -> type[dg.Config]:
+    """A `dg.Config` with the fields, types and defaults of a core settings dataclass (ModelSettings: ModelConfig)."""
+    fields = {field.name: (field.type, field.default) for field in dataclasses.fields(settings)}
+    name = name or settings.__name__.removesuffix("Settings") + "Config"
+    return pydantic.create_model(name, __base__=dg.Config, __doc__=settings.__doc__, __module__=__name__, **fields)
+
+
+def to_settings(config: dg.Config, settings: type[Settings]) -> Settings:
+    """The core settings object a run's config stands for (its own checks run here)."""
+    return settings(**config.model_dump())
