@@ -17,7 +17,7 @@ from credit_assets.core.contract.landing import read_landing_csv
 from credit_assets.core.contract.normalise import normalise
 from credit_assets.core.features import build_features
 from credit_assets.core.modeling.card import find_model, save_model
-from credit_assets.core.modeling.month_model import train_month_model
+from credit_assets.core.modeling.month_model import promoted, refusal, train_month_model
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import training_data
 from credit_assets.core.months import landing_file_name, previous_month
@@ -67,8 +67,8 @@ def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Sta
     with stage(stages, "train_and_gate"):
         previous = find_model(store.artifact_dir("model", previous_month(month)))
         trained = train_month_model(month, data, settings, store.optuna_storage_url, previous)
-    if not trained.verdict.passed:
-        raise RuntimeError(f"model for {month} not promoted: {trained.verdict.reason}")
+    if not promoted(trained):
+        raise RuntimeError(f"model for {month} not promoted: {refusal(trained)}")
     with stage(stages, "save_model"):
         card = save_model(store.artifact_dir("model", month), trained.booster, trained.card)
     return trained.booster, card.version

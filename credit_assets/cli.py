@@ -48,6 +48,11 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drift-strength", type=float, default=1.0, help="standard deviations for numbers, flattening for text"
     )
+    parser.add_argument("--disparity-month", help="month key whose file gets a planted real disparity")
+    parser.add_argument("--disparity-group", default="CODE_GENDER=M", help="COLUMN=LEVEL of the disadvantaged group")
+    parser.add_argument(
+        "--disparity-strength", type=float, default=1.0, help="standard deviations the group's credit scores drop"
+    )
     parser.add_argument("--landing-dir", type=Path, default=_STORAGE.landing_dir)
     parser.add_argument(
         "--truth-dir", type=Path, default=_STORAGE.generator_truth_dir, help="for the true default probabilities"
@@ -67,6 +72,9 @@ def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
         "drift_month": args.drift_month,
         "drift_columns": tuple(args.drift_columns),
         "drift_strength": args.drift_strength,
+        "disparity_month": args.disparity_month,
+        "disparity_group": args.disparity_group,
+        "disparity_strength": args.disparity_strength,
     }
     return GeneratorConfig(**sizes, **options) if custom else GeneratorConfig.at_scale(args.scale, **options)
 

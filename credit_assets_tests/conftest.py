@@ -73,12 +73,22 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-@pytest.fixture(autouse=True)
-def no_stale_dagster_state_storage() -> Iterator[None]:
-    """Start each test without the definitions-state storage of an instance an earlier test disposed of.
+def _without_stale_state_storage() -> Iterator[None]:
+    """Run without the definitions-state storage of an instance an earlier test disposed of.
 
-    Dagster keeps it in a context variable that a disposed test instance can leave behind; loading definitions
-    afterwards would then open a deleted SQLite file.
+    Dagster keeps it in a context variable that a disposed test instance can leave behind; loading or
+    materialising definitions afterwards would then open a deleted SQLite file.
     """
     with set_defs_state_storage(None):
         yield
+
+
+@pytest.fixture(autouse=True)
+def no_stale_dagster_state_storage() -> Iterator[None]:
+    yield from _without_stale_state_storage()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_stale_dagster_state_storage_for_the_module() -> Iterator[None]:
+    """The same for module-scoped fixtures, which run before any test-scoped one."""
+    yield from _without_stale_state_storage()

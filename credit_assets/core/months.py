@@ -34,6 +34,11 @@ def months_between(earlier: str, later: str) -> int:
     return (y2 - y1) * 12 + (m2 - m1)
 
 
+def first_day_after(month: str) -> str:
+    """The ISO date of the first day after `month` (when a closed month is scored at the earliest)."""
+    return f"{month_sequence(month, 2)[1]}-01"
+
+
 def previous_month(month: str) -> str:
     """The month key before `month`."""
     year, number = map(int, month.split("-"))

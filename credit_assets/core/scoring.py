@@ -1,63 +1,28 @@
 """Scoring: every application of a month with its default probability, decision, reasons and model version.
 
-Reasons of a referred or declined application are the three features whose exact SHAP contributions
-(LightGBM `pred_contrib`) push its risk up the most; approved applications are not explained.
+Reasons of a referred or declined application are the statements of the features whose exact SHAP
+contributions (LightGBM `pred_contrib`) push its risk up the most, up to four distinct statements from the
+contract's catalogue, largest contribution first; approved applications carry none. Exact SHAP values cost
+about 1 ms a row at full scale, so approved applications are not explained.
 The export for people outside Dagster holds SK_ID_CURR and model outputs only.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from credit_assets.core import features
 from credit_assets.core.contract import schema
+from credit_assets.core.contract.schema import Reason
+from credit_assets.core.months import first_day_after
 
-REASON_COUNT = 3
-NO_FURTHER_REASON = "no further risk-raising factor"
-# Reasons explain adverse decisions: the notice a declined applicant is owed and the reviewer's queue. Exact SHAP
-# values cost about 1 ms a row at full scale, so approved applications are not explained.
-APPROVED_REASON = "approved: no adverse-action reason"
+REASON_COUNT = 4  # principal reasons on an adverse-action notice (12 CFR 1002.9; in practice up to four)
+NO_REASON = ""  # approved applications, and the unused reason slots of an adverse one
 DECISIONS = ("approve", "review", "decline")
-READABLE_NAMES: dict[str, str] = {
-    "EXT_SOURCE_1": "External credit score 1",
-    "EXT_SOURCE_2": "External credit score 2",
-    "EXT_SOURCE_3": "External credit score 3",
-    "EXT_SOURCE_MEAN": "Average external credit score",
-    "EXT_SOURCE_MIN": "Lowest external credit score",
-    "EXT_SOURCE_MAX": "Highest external credit score",
-    "EXT_SOURCE_PRODUCT": "Product of external credit scores",
-    "EXT_SOURCE_MISSING_COUNT": "External credit scores missing",
-    "AGE_YEARS": "Age (years)",
-    "DAYS_BIRTH": "Age (days before application)",
-    "EMPLOYED_YEARS": "Years employed",
-    "DAYS_EMPLOYED": "Employment (days before application)",
-    "EMPLOYED_SHARE_OF_AGE": "Share of life employed",
-    "DAYS_EMPLOYED_IS_SENTINEL": "Not employed (pensioner or unemployed)",
-    "CREDIT_INCOME_RATIO": "Credit to income",
-    "ANNUITY_INCOME_RATIO": "Annuity to income",
-    "CREDIT_TERM_MONTHS": "Credit term (credit / annuity)",
-    "GOODS_CREDIT_RATIO": "Goods price to credit",
-    "INCOME_PER_FAMILY_MEMBER": "Income per family member",
-    "AMT_CREDIT": "Credit amount",
-    "AMT_ANNUITY": "Loan annuity",
-    "AMT_GOODS_PRICE": "Goods price",
-    "AMT_INCOME_TOTAL": "Income",
-    "DAYS_ID_PUBLISH": "ID document changed (days ago)",
-    "DAYS_REGISTRATION": "Registration changed (days ago)",
-    "DAYS_LAST_PHONE_CHANGE": "Phone changed (days ago)",
-    "OWN_CAR_AGE": "Age of own car",
-    "CODE_GENDER": "Gender",
-    "NAME_EDUCATION_TYPE": "Education",
-    "NAME_INCOME_TYPE": "Income type",
-    "NAME_CONTRACT_TYPE": "Contract type",
-    "NAME_FAMILY_STATUS": "Family status",
-    "OCCUPATION_TYPE": "Occupation",
-    "ORGANIZATION_TYPE": "Employer type",
-    "REGION_RATING_CLIENT": "Region rating",
-    "REGION_RATING_CLIENT_W_CITY": "Region rating with city",
-    "REGION_POPULATION_RELATIVE": "Region population density",
-}
+ADVERSE = ("review", "decline")
 
 
 @dataclass(frozen=True)
@@ -81,26 +46,42 @@ def decide(probabilities: np.ndarray, cutoffs: Cutoffs) -> np.ndarray:
     return np.array(DECISIONS, dtype=object)[bins]
 
 
-def _describe(name: str, value: Any) -> str:
-    label = READABLE_NAMES.get(name, name.replace("_", " ").capitalize())
-    if pd.isna(value):
-        return f"{label}: missing"
-    if isinstance(value, str):
-        return f"{label}: {value}"
-    return f"{label}: {float(value):.4g}"
+def statement(reason: Reason, value: Any) -> str:
+    """The notice's statement for a feature that raised the risk, given the applicant's value."""
+    return reason.statement(missing=bool(pd.isna(value)))
 
 
-def reasons(frame: pd.DataFrame, names: list[str], contributions: np.ndarray) -> list[list[str]]:
-    """For each row, the readable texts of the (up to) three features that raise its risk the most."""
+def allowed_statements() -> set[str]:
+    """Every statement a notice may carry: the catalogue of the model inputs (never a protected attribute)."""
+    return {
+        statement
+        for reason in features.reasons().values()
+        for statement in (reason.statement(), reason.statement(True))
+    }
+
+
+def principal_reasons(frame: pd.DataFrame, names: list[str], contributions: np.ndarray) -> list[list[str]]:
+    """Per row, up to REASON_COUNT distinct statements of the features that raise its risk most, largest first.
+
+    A row whose features all lower its risk (its score comes from the base rate) gets the statement of the
+    feature that lowered it least, so an adverse decision always names at least one reason.
+    """
+    catalogue = features.reasons()
     per_feature = contributions[:, : len(names)]  # the last column is the bias
-    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :REASON_COUNT]
-    texts: list[list[str]] = []
-    for row, top in enumerate(order):
-        found = [
-            _describe(names[i], frame.iat[row, frame.columns.get_loc(names[i])]) for i in top if per_feature[row, i] > 0
-        ]
-        texts.append(found + [NO_FURTHER_REASON] * (REASON_COUNT - len(found)))
-    return texts
+    order = np.argsort(-per_feature, axis=1, kind="stable")
+    values = frame[names].to_numpy(dtype=object)
+    rows = []
+    for row, ranked in enumerate(order):
+        raising = [i for i in ranked if per_feature[row, i] > 0] or list(ranked[:1])
+        found: list[str] = []
+        for i in raising:
+            text = statement(catalogue[names[i]], values[row, i])
+            if text not in found:
+                found.append(text)
+            if len(found) == REASON_COUNT:
+                break
+        rows.append(found + [NO_REASON] * (REASON_COUNT - len(found)))
+    return rows
 
 
 def score(frame: pd.DataFrame, booster: Any, version: str, cutoffs: Cutoffs) -> pd.DataFrame:
@@ -108,14 +89,13 @@ def score(frame: pd.DataFrame, booster: Any, version: str, cutoffs: Cutoffs) -> 
     names = booster.feature_name()
     probabilities = booster.predict(frame[names])
     decisions = decide(probabilities, cutoffs)
-    reason_texts = np.full((len(frame), REASON_COUNT), APPROVED_REASON, dtype=object)
-    adverse = decisions != "approve"
+    reason_texts = np.full((len(frame), REASON_COUNT), NO_REASON, dtype=object)
+    adverse = np.isin(decisions, ADVERSE)
     if adverse.any():
         referred = frame.loc[adverse]
         contributions = booster.predict(referred[names], pred_contrib=True)
-        reason_texts[adverse] = np.array(reasons(referred, names, contributions), dtype=object).reshape(
-            -1, REASON_COUNT
-        )
+        found = principal_reasons(referred, names, contributions)
+        reason_texts[adverse] = np.array(found, dtype=object).reshape(-1, REASON_COUNT)
     table = pd.DataFrame(
         {
             schema.ID_COLUMN: frame[schema.ID_COLUMN].to_numpy(),
@@ -123,10 +103,14 @@ def score(frame: pd.DataFrame, booster: Any, version: str, cutoffs: Cutoffs) -> 
             "decision": decisions,
         }
     )
-    for i in range(REASON_COUNT):
-        table[f"reason_{i + 1}"] = reason_texts[:, i]
+    for i, column in enumerate(reason_columns()):
+        table[column] = reason_texts[:, i]
     table["model_version"] = version
     return table
+
+
+def reason_columns() -> list[str]:
+    return [f"reason_{i + 1}" for i in range(REASON_COUNT)]
 
 
 def decision_shares(table: pd.DataFrame) -> dict[str, float]:
@@ -146,12 +130,20 @@ class ForecastAudit:
     duplicated: int
     probabilities_outside_unit_interval: int
     empty_fields: dict[str, int]
+    adverse_without_reason: int
+    approved_with_reason: int
+    reasons_outside_catalogue: dict[str, int]
 
 
 def audit(table: pd.DataFrame, application_ids: pd.Series) -> ForecastAudit:
     """Compare a forecast table with the month's validated application IDs."""
     ids = table[schema.ID_COLUMN]
     missing = table.isna().sum()
+    adverse = table["decision"].isin(ADVERSE)
+    reasons = table[reason_columns()]
+    given = reasons.stack()
+    given = given[given != NO_REASON]
+    allowed = sorted(allowed_statements())
     return ForecastAudit(
         forecasts=len(ids),
         applications=len(application_ids),
@@ -160,4 +152,26 @@ def audit(table: pd.DataFrame, application_ids: pd.Series) -> ForecastAudit:
         duplicated=int(ids.duplicated().sum()),
         probabilities_outside_unit_interval=int((~table["default_probability"].between(0, 1)).sum()),
         empty_fields={name: int(count) for name, count in missing.items() if count},
+        adverse_without_reason=int((adverse & (table["reason_1"] == NO_REASON)).sum()),
+        approved_with_reason=int((~adverse & (reasons != NO_REASON).any(axis=1)).sum()),
+        reasons_outside_catalogue={text: int(n) for text, n in given[~given.isin(allowed)].value_counts().items()},
     )
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """The decision date the month's notices carry; empty means the first day after the month closes."""
+
+    decision_date: str = ""
+
+    def __post_init__(self) -> None:
+        if self.decision_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.decision_date):
+            raise ValueError(f"decision_date must be an ISO date (YYYY-MM-DD), got {self.decision_date!r}")
+
+
+def adverse_action_notices(table: pd.DataFrame, month: str, settings: NoticeSettings) -> pd.DataFrame:
+    """One row per referred or declined application: SK_ID_CURR, decision, reasons, model version and date only."""
+    adverse = table.loc[
+        table["decision"].isin(ADVERSE), [schema.ID_COLUMN, "decision", *reason_columns(), "model_version"]
+    ]
+    return adverse.assign(decision_date=settings.decision_date or first_day_after(month)).reset_index(drop=True)

@@ -95,6 +95,10 @@ class ArtifactStore:
         return self.root / "forecasts"
 
     @property
+    def notices_dir(self) -> Path:
+        return self.root / "notices"
+
+    @property
     def notifications_log(self) -> Path:
         return self.root / "notifications" / "notifications.jsonl"
 

@@ -43,6 +43,7 @@ SCALES: dict[str, dict[str, int]] = {
 
 _DAYS_PER_YEAR = 365.25
 _SENTINEL = schema.SENTINELS["DAYS_EMPLOYED"]
+_EXT_SOURCES = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3")
 _NON_WORKING_INCOME_TYPES = ("Pensioner", "Unemployed")
 _PARTNERED_STATUSES = ("Married", "Civil marriage")
 _REVOLVING = "Revolving loans"
@@ -105,6 +106,9 @@ class GeneratorConfig:
     drift_month: str | None = None
     drift_columns: tuple[str, ...] = ()
     drift_strength: float = 1.0
+    disparity_month: str | None = None  # a month where one group's credit scores are planted lower
+    disparity_group: str = "CODE_GENDER=M"  # COLUMN=LEVEL of a text column
+    disparity_strength: float = 1.0  # standard deviations the group's external credit scores move down
 
     def __post_init__(self) -> None:
         months = self.month_keys  # checks first_month
@@ -117,6 +121,10 @@ class GeneratorConfig:
             raise ValueError("drift_month and drift_columns go together")
         if self.drift_month is not None and self.drift_month not in months:
             raise ValueError(f"drift_month {self.drift_month} is not one of {months}")
+        if self.disparity_month is not None:
+            if self.disparity_month not in months:
+                raise ValueError(f"disparity_month {self.disparity_month} is not one of {months}")
+            Disparity.parse(self.disparity_group, self.disparity_strength)
 
     @classmethod
     def at_scale(cls, scale: str, **options: object) -> "GeneratorConfig":
@@ -160,6 +168,33 @@ class Drift:
         return drifted
 
 
+@dataclass(frozen=True)
+class Disparity:
+    """A real disparity: one group's external credit scores sit `strength` standard deviations lower, so its true
+    risk is higher and a fair model declines it more often (what the fair-lending monitor must catch)."""
+
+    column: str
+    level: str
+    strength: float
+
+    @classmethod
+    def parse(cls, group: str, strength: float) -> "Disparity":
+        """`COLUMN=LEVEL` of a text contract column, checked against the contract."""
+        column, _, level = group.partition("=")
+        if column not in schema.column_names() or level not in schema.column(column).levels:
+            raise ValueError(f"disparity group {group!r} is not COLUMN=LEVEL of a contract text column")
+        return cls(column, level, strength)
+
+    def applied(self, cols: Columns) -> Columns:
+        members = cols[self.column] == self.level
+        shifted = dict(cols)
+        for name in _EXT_SOURCES:
+            col, values = schema.column(name), cols[name]
+            lowered = np.clip(values - self.strength * np.std(values), col.low, col.high)
+            shifted[name] = np.where(members, lowered, values)
+        return shifted
+
+
 def truth_file_name(month: str) -> str:
     """The side file holding the true default probabilities of a month's landing file."""
     return f"default_probability_{month}.parquet"
@@ -184,7 +219,14 @@ def generate_months(config: GeneratorConfig) -> Iterator[MonthBatch]:
     months = config.month_keys
     for index, month in enumerate(months):
         drift = Drift(config.drift_columns, config.drift_strength) if month == config.drift_month else None
-        frame, probability = generate_applications(config.rows_in(index), (config.seed, index), last_id, drift)
+        disparity = (
+            Disparity.parse(config.disparity_group, config.disparity_strength)
+            if month == config.disparity_month
+            else None
+        )
+        frame, probability = generate_applications(
+            config.rows_in(index), (config.seed, index), last_id, drift, disparity
+        )
         if index == len(months) - 1 and not config.label_latest:
             frame = frame.drop(columns=schema.TARGET_COLUMN)
         last_id = int(frame[schema.ID_COLUMN].iloc[-1])
@@ -192,7 +234,11 @@ def generate_months(config: GeneratorConfig) -> Iterator[MonthBatch]:
 
 
 def generate_applications(
-    n_rows: int, seed: Seed, after_id: int | None = None, drift: Drift | None = None
+    n_rows: int,
+    seed: Seed,
+    after_id: int | None = None,
+    drift: Drift | None = None,
+    disparity: Disparity | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """`n_rows` labelled applications (all 122 columns) and their true default probabilities.
 
@@ -203,6 +249,8 @@ def generate_applications(
     cols = _complete_applications(rng, n_rows)
     if drift is not None:
         cols = drift.applied(rng, cols)
+    if disparity is not None:
+        cols = disparity.applied(cols)
     probability = special.expit(risk_logit(cols) + rng.normal(0.0, LATENT_RISK_SD, n_rows))
     cols = _with_missing_values(rng, cols)
     cols[schema.ID_COLUMN] = ids

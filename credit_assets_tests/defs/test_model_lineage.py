@@ -8,15 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from credit_assets.core import features as catalogue
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features, feature_names
 from credit_assets.core.modeling.card import load_model
-from credit_assets.core.scoring import (
-    APPROVED_REASON,
-    NO_FURTHER_REASON,
-    READABLE_NAMES,
-    REASON_COUNT,
-)
+from credit_assets.core.scoring import NO_REASON, REASON_COUNT, allowed_statements, reason_columns, statement
 from credit_assets.core.store import read_json
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import truth_file_name
@@ -31,7 +27,7 @@ from credit_assets_tests.support.materialise import (
 )
 
 HISTORY, FIRST, SECOND, THIRD = MONTHS
-SCORE_ONLY = ["model", "forecasts", "forecast_performance"]
+SCORE_ONLY = ["model", "forecasts", "adverse_action_notices", "forecast_performance"]
 
 
 @pytest.fixture(scope="module")
@@ -83,33 +79,40 @@ def test_forecasts_cover_every_application_with_probabilities_decisions_and_reas
         schema.ID_COLUMN,
         "default_probability",
         "decision",
-        "reason_1",
-        "reason_2",
-        "reason_3",
+        *reason_columns(),
         "model_version",
     ]
     assert len(exported) == len(validated)
 
 
-def test_reasons_of_adverse_decisions_are_the_largest_positive_contributions(scored: StorageResource) -> None:
+def test_reasons_of_adverse_decisions_are_catalogue_statements_of_the_largest_contributions(
+    scored: StorageResource,
+) -> None:
     booster, _ = load_model(scored.store.artifact_dir("model", SECOND))
     features = scored.store.read_table("features", SECOND)
     forecasts = scored.store.read_table("forecasts", SECOND)
     names = booster.feature_name()
     contributions = booster.predict(features[names], pred_contrib=True)[:, : len(names)]
-    label_to_name = {READABLE_NAMES.get(n, n.replace("_", " ").capitalize()): n for n in names}
+    reasons = catalogue.reasons()
     adverse = forecasts.index[forecasts["decision"] != "approve"]
     assert 0 < len(adverse) < len(forecasts)
-    approved = forecasts.loc[forecasts["decision"] == "approve", ["reason_1", "reason_2", "reason_3"]]
-    assert (approved == APPROVED_REASON).all().all()
+    approved = forecasts.loc[forecasts["decision"] == "approve", reason_columns()]
+    assert (approved == NO_REASON).all().all()
     for row in adverse[::11]:
-        expected = [
-            names[i] for i in np.argsort(-contributions[row], kind="stable")[:REASON_COUNT] if contributions[row, i] > 0
-        ]
-        texts = [forecasts.loc[row, f"reason_{k + 1}"] for k in range(REASON_COUNT)]
-        given = [label_to_name[text.split(":")[0]] for text in texts if text != NO_FURTHER_REASON]
-        assert given == expected
-        assert all(contributions[row, names.index(n)] > 0 for n in given)
+        top = names[int(np.argmax(contributions[row]))]
+        given = [text for text in forecasts.loc[row, reason_columns()] if text != NO_REASON]
+        assert given[0] == statement(reasons[top], features.loc[row, top])
+        assert 1 <= len(given) == len(set(given)) <= REASON_COUNT and set(given) <= allowed_statements()
+
+
+def test_notices_hold_every_adverse_decision_and_nothing_else_personal(scored: StorageResource) -> None:
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    notices = pd.read_csv(scored.store.notices_dir / f"notices_{SECOND}.csv", keep_default_na=False)
+    assert list(notices.columns) == [schema.ID_COLUMN, "decision", *reason_columns(), "model_version", "decision_date"]
+    assert sorted(notices[schema.ID_COLUMN]) == sorted(
+        forecasts.loc[forecasts["decision"] != "approve", schema.ID_COLUMN]
+    )
+    assert (notices["reason_1"] != NO_REASON).all() and set(notices["decision_date"]) == {"2020-12-01"}
 
 
 def test_forecast_auc_is_well_above_chance_and_near_the_oracle(scored: StorageResource) -> None:

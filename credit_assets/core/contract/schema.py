@@ -25,14 +25,73 @@ class Role(StrEnum):
 
     IDENTIFIER = "identifier"
     LABEL = "label"
-    INPUT = "input"
+    INPUT = "input"  # enters the model; has a reason statement
+    PROTECTED = "protected"  # a prohibited basis or its carrier: fairness monitoring only (see policy.py)
+    EXCLUDED = "excluded"  # not a creditworthiness factor: kept in the data, never in the model
 
 
 # Quirks of the real file that a validator must accept and features must handle; they become Column fields.
 SENTINELS: dict[str, int] = {"DAYS_EMPLOYED": 365_243}  # "employed for 1,000 years": pensioners and the unemployed
 SENTINEL_ORGANIZATION_TYPE = "XNA"  # the rows that carry the DAYS_EMPLOYED sentinel
 PLACEHOLDERS: dict[str, str] = {"CODE_GENDER": "XNA", "NAME_FAMILY_STATUS": "Unknown"}  # levels meaning "unknown"
-ROLES: dict[str, Role] = {ID_COLUMN: Role.IDENTIFIER, TARGET_COLUMN: Role.LABEL}  # every other column: INPUT
+# Every column not named here is a model input. Protected columns must agree with the policy table
+# (protected_attributes.tsv); definitions refuse to load when they do not (policy.check_contract).
+ROLES: dict[str, Role] = {
+    ID_COLUMN: Role.IDENTIFIER,
+    TARGET_COLUMN: Role.LABEL,
+    "CODE_GENDER": Role.PROTECTED,  # sex
+    "NAME_FAMILY_STATUS": Role.PROTECTED,  # marital status
+    "CNT_FAM_MEMBERS": Role.PROTECTED,  # counts a spouse or partner: carries marital status
+    "NAME_TYPE_SUITE": Role.PROTECTED,  # "Spouse, partner" accompanied the applicant: carries marital status
+    "DAYS_BIRTH": Role.PROTECTED,  # age
+    "WEEKDAY_APPR_PROCESS_START": Role.EXCLUDED,  # when the form was filled in says nothing of creditworthiness
+    "HOUR_APPR_PROCESS_START": Role.EXCLUDED,
+}
+
+# Reason statements of the model inputs (first matching pattern wins): the factor in words an applicant
+# understands and, where credit practice expects one, the direction in which the factor raises risk (+1: a
+# higher value, -1: a lower value; LightGBM enforces it as a monotone constraint) with the statement an
+# adverse-action notice gives when the factor raised the applicant's risk.
+_REASONS: list[tuple[str, str, int, str | None]] = [
+    (r"EXT_SOURCE_(\d)", r"External credit score \1", -1, r"External credit score \1 too low"),
+    (r"AMT_INCOME_TOTAL", "Income", -1, "Income too low"),
+    (r"AMT_CREDIT", "Amount of credit requested", 0, None),
+    (r"AMT_ANNUITY", "Size of the repayment instalment", 0, None),
+    (r"AMT_GOODS_PRICE", "Price of the goods financed", 0, None),
+    (r"NAME_CONTRACT_TYPE", "Type of loan requested", 0, None),
+    (r"FLAG_OWN_CAR", "Car ownership", 0, None),
+    (r"FLAG_OWN_REALTY", "Property ownership", 0, None),
+    (r"CNT_CHILDREN", "Number of dependent children", 0, None),
+    (r"NAME_INCOME_TYPE", "Source of income", 0, None),
+    (r"NAME_EDUCATION_TYPE", "Level of education", 0, None),
+    (r"NAME_HOUSING_TYPE", "Housing situation", 0, None),
+    (r"REGION_POPULATION_RELATIVE", "Population density of the region of residence", 0, None),
+    (r"DAYS_EMPLOYED", "Length of employment", 1, "Short employment history"),
+    (r"DAYS_REGISTRATION", "Time since the registration changed", 1, "Recent change of registration"),
+    (r"DAYS_ID_PUBLISH", "Time since the identity document changed", 1, "Recent change of identity document"),
+    (r"DAYS_LAST_PHONE_CHANGE", "Time since the phone number changed", 1, "Recent change of phone number"),
+    (r"OWN_CAR_AGE", "Age of the applicant's car", 0, None),
+    (r"FLAG_(MOBIL|EMP_PHONE|WORK_PHONE|CONT_MOBILE|PHONE|EMAIL)", "Contact details provided", 0, None),
+    (r"OCCUPATION_TYPE", "Type of occupation", 0, None),
+    (r"ORGANIZATION_TYPE", "Type of employer", 0, None),
+    (
+        r"REGION_RATING_CLIENT(_W_CITY)?",
+        "Risk rating of the region of residence",
+        1,
+        "Region of residence rated high risk",
+    ),
+    (r"(REG|LIVE)_(REGION|CITY)_NOT_(LIVE|WORK)_(REGION|CITY)", "Home, registered and work addresses differ", 0, None),
+    (r".*_(AVG|MODE|MEDI)", "Characteristics of the residence building", 0, None),
+    (r"OBS_\d+_CNT_SOCIAL_CIRCLE", "Credit history observed in the applicant's social circle", 0, None),
+    (
+        r"DEF_\d+_CNT_SOCIAL_CIRCLE",
+        "Defaults in the applicant's social circle",
+        1,
+        "Defaults in the applicant's social circle",
+    ),
+    (r"FLAG_DOCUMENT_\d+", "Documents provided with the application", 0, None),
+    (r"AMT_REQ_CREDIT_BUREAU_.*", "Number of recent credit bureau inquiries", 1, "Many recent credit bureau inquiries"),
+]
 
 _TABLE = """
 column                         dtype    missing   obs_min   obs_max
@@ -352,6 +411,7 @@ class Column:
     high: float | None = None
     sentinel: int | None = None  # an in-range code that means "not applicable": a flag plus a missing value
     placeholder: str | None = None  # a level that means "unknown": missing once validated
+    reason: "Reason | None" = None  # model inputs: the statement an adverse-action notice gives
 
     @property
     def nullable(self) -> bool:
@@ -364,6 +424,33 @@ class Column:
     @property
     def is_binary_flag(self) -> bool:
         return self.dtype == "int64" and (self.low, self.high) == (0, 1)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """How a model feature is named on an adverse-action notice and in which direction it is expected to act."""
+
+    factor: str  # the factor, neutral ("Length of employment")
+    direction: int = 0  # +1: higher values raise risk, -1: lower values do, 0: no expected direction
+    adverse: str | None = None  # the statement when the factor raised risk ("Short employment history")
+
+    def statement(self, missing: bool = False) -> str:
+        """What the notice says when this feature raised the applicant's risk."""
+        if missing:
+            return f"{self.factor}: not provided"
+        return self.adverse or self.factor
+
+
+def reason_for(name: str) -> Reason | None:
+    """The reason statement of a contract column, or None when no pattern covers it."""
+    for pattern, factor, direction, adverse in _REASONS:
+        if re.fullmatch(pattern, name):
+            return Reason(
+                factor=re.sub(pattern, factor, name),
+                direction=direction,
+                adverse=re.sub(pattern, adverse, name) if adverse else None,
+            )
+    return None
 
 
 def _bounds(name: str) -> tuple[float, float]:
@@ -395,6 +482,7 @@ def _column(line: str) -> Column:
         high=high,
         sentinel=SENTINELS.get(name),
         placeholder=PLACEHOLDERS.get(name),
+        reason=reason_for(name) if ROLES.get(name, Role.INPUT) is Role.INPUT else None,
     )
 
 
@@ -414,6 +502,11 @@ def column(name: str) -> Column:
 def column_names(with_target: bool = True) -> list[str]:
     """Column names in file order; unlabelled files (like application_test.csv) have no TARGET."""
     return [col.name for col in columns() if with_target or col.name != TARGET_COLUMN]
+
+
+def protected_columns() -> list[Column]:
+    """Columns kept for fairness monitoring only: never a model input."""
+    return [col for col in columns() if col.role is Role.PROTECTED]
 
 
 def input_columns() -> list[Column]:

@@ -8,22 +8,25 @@ import pandas as pd
 
 from credit_assets.core.contract import schema
 from credit_assets.core.features import feature_names
+from credit_assets.core.modeling import compliance
 from credit_assets.core.modeling.card import ModelCard
-from credit_assets.core.modeling.gate import GateVerdict, PreviousModel, gate
+from credit_assets.core.modeling.gate import PreviousModel, gate
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import BASE_PARAMS, TrainingData, fit_with_selection, metrics, predict
 from credit_assets.core.modeling.tuning import choose_params
+from credit_assets.core.verdict import Verdict
 
 IMPORTANCE_ROWS_KEPT = 30
+GATE, NO_PROTECTED_INPUTS, DECLARED_DIRECTIONS = "champion_gate", "no_protected_inputs", "declared_directions_hold"
 
 
 @dataclass(frozen=True)
 class MonthModel:
-    """A trained month's model with its card (not yet versioned), gate verdict and validation predictions."""
+    """A trained month's model with its card (not yet versioned), its blocking verdicts and validation predictions."""
 
     booster: lgb.Booster
     card: ModelCard
-    verdict: GateVerdict
+    verdicts: dict[str, Verdict]  # champion gate and fair-lending checks: the model ships only if all pass
     previous: PreviousModel | None
     validation_labels: pd.Series
     validation_probabilities: np.ndarray
@@ -66,5 +69,18 @@ def train_month_model(
         validation_metrics=scores,
         importance=importance.head(IMPORTANCE_ROWS_KEPT).to_dict(orient="records"),
     )
-    verdict = gate(settings, scores["roc_auc"], earlier)
-    return MonthModel(booster, card, verdict, earlier, labels, probabilities, importance)
+    verdicts = {
+        GATE: gate(settings, scores["roc_auc"], earlier),
+        NO_PROTECTED_INPUTS: compliance.protected_inputs(booster.feature_name()),
+        DECLARED_DIRECTIONS: compliance.declared_directions_hold(booster, data.validation),
+    }
+    return MonthModel(booster, card, verdicts, earlier, labels, probabilities, importance)
+
+
+def promoted(model: MonthModel) -> bool:
+    return all(verdict.passed for verdict in model.verdicts.values())
+
+
+def refusal(model: MonthModel) -> str:
+    """Why the model is not promoted: every failed verdict."""
+    return "; ".join(f"{name}: {verdict.description}" for name, verdict in model.verdicts.items() if not verdict.passed)

@@ -18,5 +18,6 @@ class ModelSettings:
     retune_every_months: int = 12
     optuna_trials: int = 20
     select_top_features: int = 0  # 0 keeps every feature; N keeps the N with the highest gain importance
+    monotone: bool = True  # enforce the contract's declared risk directions (LightGBM monotone_constraints)
     auc_floor: float = 0.60
     max_auc_drop: float = 0.02  # versus the previous month's model on the same validation slice

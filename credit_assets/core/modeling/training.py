@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from credit_assets.core.contract import schema
-from credit_assets.core.features import feature_names
+from credit_assets.core.features import feature_names, monotone_directions
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import month_sequence, months_between
 
@@ -107,8 +107,10 @@ def fit(data: TrainingData, features: list[str], params: dict[str, Any], setting
     """Train with early stopping on the validation slice."""
     train_set = lgb_dataset(data.train, features)
     valid_set = lgb_dataset(data.validation, features, reference=train_set)
+    directions = monotone_directions() if settings.monotone else {}
+    constraints = {"monotone_constraints": [directions.get(name, 0) for name in features]} if directions else {}
     return lgb.train(
-        {**BASE_PARAMS, **params, "seed": settings.seed, "num_threads": settings.num_threads},
+        {**BASE_PARAMS, **params, **constraints, "seed": settings.seed, "num_threads": settings.num_threads},
         train_set,
         num_boost_round=settings.max_boost_rounds,
         valid_sets=[valid_set],

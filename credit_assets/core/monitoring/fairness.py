@@ -1,10 +1,12 @@
-"""Fairness: the month's decisions by gender (the article names it) and by age band, measured with fairlearn.
+"""Fair-lending monitoring: the month's decisions by sex, age band and marital status, as lenders measure them.
 
-Positive prediction = any decision but approve (the applicant is flagged); positive label = default (TARGET 1).
-Per group: count, approval rate, mean predicted probability and, once labels exist, default rate, ROC AUC and
-the true and false positive rates of flagging. Per attribute: demographic parity of approval and the
-equalised-odds difference, over the groups with at least `min_group_size` members; smaller groups are
-reported but left out of the limits, and equalised odds also needs groups that hold both classes.
+The protected attributes never enter the model; they are joined to the decisions here only. Per group:
+count, approval rate, the adverse impact ratio (its approval rate over the most favoured group's) with
+Fisher's exact one-sided p-value, mean predicted probability and, once labels exist, default rate, ROC AUC
+and the true and false positive rates of flagging (fairlearn's MetricFrame; flagged = any decision but
+approve). A group is judged only with at least `min_group_size` applicants ("too few applicants" otherwise),
+and a disparity is flagged only when it is both beyond the four-fifths limit and statistically significant.
+Demographic parity and equalised odds (fairlearn) are reported beside it as context, not as limits.
 """
 
 from dataclasses import asdict, dataclass
@@ -22,6 +24,7 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from credit_assets.core import plots
@@ -31,24 +34,28 @@ from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
 UNKNOWN = "unknown"
-GENDERS = ("F", "M")
-AGE_EDGES = (25, 35, 45, 55, 65)
-AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55-64", "65+")
+SEXES = ("F", "M")
+AGE_EDGES = (25, 35, 45, 55, 62)  # 62: Regulation B's elderly applicant (12 CFR 1002.2(o))
+AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55-61", "62+")
 DIFFERENCES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
-# Each limited difference and the config field that bounds it.
-LIMITS = {
-    "demographic_parity_difference": "max_demographic_parity_difference",
-    "equalized_odds_difference": "max_equalized_odds_difference",
-}
 
 
 @dataclass(frozen=True)
 class FairnessSettings:
-    """Limits on the between-group differences; groups below `min_group_size` are reported but not limited."""
+    """A disparity is flagged when a group of at least `min_group_size` applicants has an adverse impact ratio
+    below `air_limit` (the four-fifths rule) and Fisher's exact test puts its lower approval rate below
+    `significance`: beyond the limit and statistically real."""
 
-    max_demographic_parity_difference: float = 0.10
-    max_equalized_odds_difference: float = 0.10
-    min_group_size: int = 30
+    min_group_size: int = 50
+    air_limit: float = 0.80
+    significance: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.min_group_size < 1 or not 0 < self.air_limit <= 1 or not 0 < self.significance < 1:
+            raise ValueError(
+                "fairness settings need min_group_size >= 1, 0 < air_limit <= 1 and 0 < significance < 1, got "
+                f"{self.min_group_size}, {self.air_limit}, {self.significance}"
+            )
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,11 @@ class Fairness(JsonRecord):
     attributes: dict[str, dict[str, Any]]
 
 
-def gender_groups(gender: pd.Series) -> pd.Series:
-    """CODE_GENDER as F / M / unknown (missing, or any placeholder such as 'XNA')."""
-    text = gender.astype("string")
-    known = text.where(text.isin(GENDERS), UNKNOWN)
-    return pd.Series(pd.Categorical(known, categories=[*GENDERS, UNKNOWN]), index=gender.index, name="gender")
+def known_or_unknown(values: pd.Series, levels: tuple[str, ...], name: str) -> pd.Series:
+    """A protected column as its levels plus 'unknown' (missing, or a placeholder such as 'XNA')."""
+    text = values.astype("string")
+    known = text.where(text.isin(levels), UNKNOWN)
+    return pd.Series(pd.Categorical(known, categories=[*levels, UNKNOWN]), index=values.index, name=name)
 
 
 def age_bands(days_birth: pd.Series) -> pd.Series:
@@ -77,7 +84,13 @@ def age_bands(days_birth: pd.Series) -> pd.Series:
 
 
 def sensitive_attributes(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    return {"gender": gender_groups(frame["CODE_GENDER"]), "age_band": age_bands(frame["DAYS_BIRTH"])}
+    """The groups of the protected attributes the policy names: sex, age band and marital status."""
+    statuses = tuple(level for level in schema.column("NAME_FAMILY_STATUS").levels if level != UNKNOWN.capitalize())
+    return {
+        "sex": known_or_unknown(frame["CODE_GENDER"], SEXES, "sex"),
+        "age_band": age_bands(frame["DAYS_BIRTH"]),
+        "marital_status": known_or_unknown(frame["NAME_FAMILY_STATUS"], statuses, "marital_status"),
+    }
 
 
 def _approval_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -138,12 +151,36 @@ def group_table(
 
 
 def exclusion(group_count: int, min_group_size: int) -> str | None:
-    """Why a group stays out of the limits, or None when it counts."""
+    """Why a group is not judged, or None when it is."""
     if group_count == 0:
         return "no members this month"
     if group_count < min_group_size:
-        return f"count {group_count} < min_group_size {min_group_size}"
+        return f"too few applicants ({group_count} < {min_group_size})"
     return None
+
+
+def adverse_impact(table: pd.DataFrame, settings: FairnessSettings) -> tuple[str | None, str | None]:
+    """Add each judged group's adverse impact ratio against the most favoured group, Fisher's one-sided p-value
+    of its lower approval rate, and whether both flag it; returns the reference group, or why there is none."""
+    judged = table[table["excluded_from_limits"].isna()]
+    table["adverse_impact_ratio"] = np.nan
+    table["p_value"] = np.nan
+    table["flagged"] = False
+    if len(judged) < 2:
+        return None, f"fewer than two groups with at least {settings.min_group_size} applicants"
+    reference = judged.loc[judged["approval_rate"].idxmax()]
+    if reference["approval_rate"] == 0:
+        return None, "no group has an approved application"
+    approved_ref = round(reference["approval_rate"] * reference["count"])
+    table.loc[reference.name, "adverse_impact_ratio"] = 1.0
+    for index, group in judged.drop(index=reference.name).iterrows():
+        approved = round(group["approval_rate"] * group["count"])
+        air = group["approval_rate"] / reference["approval_rate"]
+        counts = [[approved, group["count"] - approved], [approved_ref, reference["count"] - approved_ref]]
+        p_value = float(stats.fisher_exact(counts, alternative="less").pvalue)
+        table.loc[index, ["adverse_impact_ratio", "p_value"]] = [air, p_value]
+        table.loc[index, "flagged"] = bool(air < settings.air_limit and p_value < settings.significance)
+    return str(reference["group"]), None
 
 
 def _too_few_groups(groups: pd.Series, what: str) -> str | None:
@@ -186,28 +223,39 @@ def equalised_odds(
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready group rows: counts as int, undefined rates as None."""
+    """JSON-ready group rows: counts as int, flags as bool, undefined rates as None."""
     text = ("group", "excluded_from_limits")
     return [
         {k: (None if pd.isna(v) else v) if k in text else _number(v) for k, v in row.items()}
-        | {"count": int(row["count"])}
+        | {"count": int(row["count"]), "flagged": bool(row["flagged"])}
         for row in table.to_dict(orient="records")
     ]
 
 
 def assess_attribute(
-    groups: pd.Series, flagged: np.ndarray, labels: np.ndarray | None, probability: np.ndarray, min_group_size: int
+    groups: pd.Series,
+    flagged: np.ndarray,
+    labels: np.ndarray | None,
+    probability: np.ndarray,
+    settings: FairnessSettings,
 ) -> dict[str, Any]:
-    """Group table and between-group differences for one sensitive attribute."""
+    """Group table with adverse impact ratios, and the between-group differences, for one protected attribute."""
+    min_group_size = settings.min_group_size
     table = group_table(flagged, labels, probability, groups)
     table["excluded_from_limits"] = [exclusion(n, min_group_size) for n in table["count"]]
+    reference, no_reference = adverse_impact(table, settings)
     counted = groups.isin(table.loc[table["excluded_from_limits"].isna(), "group"]).to_numpy()
     both_classes = table["true_positive_rate"].notna() & table["false_positive_rate"].notna()
     counted_for_odds = counted & groups.isin(table.loc[both_classes, "group"]).to_numpy()
     parity_values, parity_reason = parity(1 - flagged, groups, counted, min_group_size)
     odds_value, odds_reason = equalised_odds(labels, flagged, groups, counted_for_odds, min_group_size)
-    not_evaluated = {"demographic_parity_difference": parity_reason, "equalized_odds_difference": odds_reason}
+    not_evaluated = {
+        "adverse_impact_ratio": no_reference,
+        "demographic_parity_difference": parity_reason,
+        "equalized_odds_difference": odds_reason,
+    }
     return {
+        "reference_group": reference,
         "groups": _records(table),
         **parity_values,
         "equalized_odds_difference": odds_value,
@@ -227,50 +275,53 @@ def assess(month: str, frame: pd.DataFrame, settings: FairnessSettings) -> Fairn
         labelled=labelled,
         limits=asdict(settings),
         attributes={
-            name: assess_attribute(groups, flagged, labels, probability, settings.min_group_size)
+            name: assess_attribute(groups, flagged, labels, probability, settings)
             for name, groups in sensitive_attributes(frame).items()
         },
     )
 
 
-def limit_breaches(result: Fairness) -> list[str]:
-    """One line per evaluated difference above its limit: attribute, metric, value and limit."""
+def disparities(result: Fairness) -> list[str]:
+    """One line per flagged group: attribute, group, adverse impact ratio, p-value, size and reference group."""
     return [
-        f"{attribute} {metric} {figures[metric]:.4f} > limit {result.limits[limit]:.4f}"
+        f"{attribute} {group['group']}: adverse impact ratio {group['adverse_impact_ratio']:.3f} < "
+        f"{result.limits['air_limit']:.2f} (p = {group['p_value']:.2g}, n = {group['count']}, "
+        f"against {figures['reference_group']})"
         for attribute, figures in result.attributes.items()
-        for metric, limit in LIMITS.items()
-        if figures[metric] is not None and figures[metric] > result.limits[limit]
+        for group in figures["groups"]
+        if group["flagged"]
     ]
 
 
 def not_evaluated(result: Fairness) -> dict[str, str]:
-    """Why each difference that was not evaluated was not, keyed attribute.metric."""
+    """Why each figure that was not evaluated was not, keyed attribute.metric."""
     return {
         f"{a}.{m}": reason for a, figures in result.attributes.items() for m, reason in figures["not_evaluated"].items()
     }
 
 
-def within_limits(result: Fairness) -> Verdict:
-    """Warn, naming attribute, metric and value, when a difference exceeds the limit it was measured against."""
-    breaches = limit_breaches(result)
-    evaluated = {
-        f"{attribute}.{metric}": figures[metric]
+def no_significant_adverse_impact(result: Fairness) -> Verdict:
+    """Warn, naming attribute, group and figures, when a group's disparity is beyond the limit and significant."""
+    found = disparities(result)
+    ratios = {
+        f"{attribute}.{group['group']}": group["adverse_impact_ratio"]
         for attribute, figures in result.attributes.items()
-        for metric in LIMITS
-        if figures[metric] is not None
+        for group in figures["groups"]
+        if group["adverse_impact_ratio"] is not None
     }
     return Verdict(
-        passed=not breaches,
-        description="; ".join(breaches) if breaches else f"{len(evaluated)} evaluated difference(s) within limits",
+        passed=not found,
+        description="; ".join(found) if found else f"{len(ratios)} judged group(s): no significant adverse impact",
         severity=Severity.WARN,
-        figures={"evaluated": evaluated, "not_evaluated": not_evaluated(result), "limits": result.limits},
+        figures={"adverse_impact_ratios": ratios, "not_evaluated": not_evaluated(result), "limits": result.limits},
     )
 
 
 def month_frame(forecasts: pd.DataFrame, validated: pd.DataFrame) -> pd.DataFrame:
-    """The month's forecasts joined to the applicants' gender, birth date and (when known) outcome."""
+    """The month's forecasts joined to the applicants' protected attributes and (when known) outcome."""
     labelled = schema.TARGET_COLUMN in validated.columns
-    columns = [schema.ID_COLUMN, "CODE_GENDER", "DAYS_BIRTH", *([schema.TARGET_COLUMN] if labelled else [])]
+    protected = ["CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS"]
+    columns = [schema.ID_COLUMN, *protected, *([schema.TARGET_COLUMN] if labelled else [])]
     predictions = forecasts[[schema.ID_COLUMN, "default_probability", "decision"]]
     return predictions.merge(validated[columns], on=schema.ID_COLUMN)
 
@@ -288,7 +339,9 @@ def rates_png(attribute: str, groups: pd.DataFrame, labelled: bool) -> bytes:
             width,
             label=rate.replace("_", " "),
         )
-    axes.set_xticks(positions, [f"{g}\nn={n}" for g, n in zip(groups["group"], groups["count"], strict=True)])
+    air = [f"\nAIR {r:.2f}" if pd.notna(r) else "" for r in groups["adverse_impact_ratio"].astype("float64")]
+    labels = [f"{g}\nn={n}{a}" for g, n, a in zip(groups["group"], groups["count"], air, strict=True)]
+    axes.set_xticks(positions, labels, fontsize=7)
     # Headroom above 1 keeps the legend off the bars.
     axes.set(xlim=(-0.5, len(groups) - 0.5), ylim=(0, 1.15), yticks=np.linspace(0, 1, 6), ylabel="rate")
     axes.set_title(f"Approval and default rate by {attribute.replace('_', ' ')}")

@@ -3,12 +3,15 @@
 import dagster as dg
 
 from credit_assets.core.contract import schema
-from credit_assets.core.features import build_features, feature_names, feature_sources
+from credit_assets.core.features import build_features, feature_names, feature_sources, require_consistent_contract
 from credit_assets.core.modeling.training import TrainingData, training_data
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.metadata import table_schema
 from credit_assets.defs.partitions import monthly_asset
 from credit_assets.defs.storage import StorageResource
+
+# The definitions refuse to load while the contract contradicts the fair-lending policy (naming column and rule).
+require_consistent_contract()
 
 
 def column_lineage() -> dg.TableColumnLineage:
@@ -25,7 +28,8 @@ def column_lineage() -> dg.TableColumnLineage:
     deps=[validated_applications],
     group_name="ingest",
     kinds={"pandas", "parquet"},
-    description="Model features of the month: contract inputs, sentinel flags and credit ratios.",
+    description="Model features of the month: the contract's model inputs, sentinel flags and credit ratios; "
+    "no protected attribute and nothing derived from one.",
 )
 def features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     """Build and store the month's features."""

@@ -29,7 +29,7 @@ def export_path(storage: StorageResource, month: str) -> Path:
     deps=[model, features],
     group_name="model",
     kinds={"lightgbm", "parquet", "csv"},
-    description="Default probability, decision and top-3 reasons for every application of the month; CSV export.",
+    description="Default probability, decision and up to four reasons per adverse decision of the month; CSV export.",
 )
 def forecasts(
     context: dg.AssetExecutionContext, config: ForecastConfig, storage: StorageResource
@@ -95,3 +95,24 @@ def probabilities_in_unit_interval(
 def no_missing_values(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     empty = _audit(context, storage).empty_fields
     return dg.AssetCheckResult(passed=not empty, metadata={"missing_by_column": dg.MetadataValue.json(empty)})
+
+
+@monthly_check(
+    asset=forecasts,
+    additional_deps=[validated_applications],
+    blocking=True,
+    description="Every referred or declined application has a reason from the catalogue; none cites a protected "
+    "attribute; approved applications carry none.",
+)
+def adverse_decisions_have_reasons(
+    context: dg.AssetCheckExecutionContext, storage: StorageResource
+) -> dg.AssetCheckResult:
+    found = _audit(context, storage)
+    return dg.AssetCheckResult(
+        passed=not (found.adverse_without_reason or found.approved_with_reason or found.reasons_outside_catalogue),
+        metadata={
+            "adverse_without_reason": found.adverse_without_reason,
+            "approved_with_reason": found.approved_with_reason,
+            "reasons_outside_catalogue": dg.MetadataValue.json(found.reasons_outside_catalogue),
+        },
+    )

@@ -11,18 +11,28 @@ import dagster as dg
 
 from credit_assets.core.modeling.card import MODEL_FILE
 from credit_assets.core.modeling.charts import importance_png, roc_png
-from credit_assets.core.modeling.gate import PreviousModel
-from credit_assets.core.modeling.month_model import train_month_model
+from credit_assets.core.modeling.month_model import (
+    DECLARED_DIRECTIONS,
+    GATE,
+    NO_PROTECTED_INPUTS,
+    promoted,
+    refusal,
+    train_month_model,
+)
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import previous_month
 from credit_assets.defs.assets.features import features, training_window
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import image
+from credit_assets.defs.metadata import check_result, image
 from credit_assets.defs.partitions import PREVIOUS_MONTH, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("model")
-GATE = "champion_gate"
+MODEL_CHECKS = {
+    GATE: "Validation AUC reaches the floor and is not clearly below the previous month's model.",
+    NO_PROTECTED_INPUTS: "No model feature is a protected attribute (sex, marital status, age) or derived from one.",
+    DECLARED_DIRECTIONS: "On sweeps over each constrained feature, risk never moves against the contract's direction.",
+}
 ModelConfig = config_class(ModelSettings)
 
 
@@ -35,12 +45,8 @@ ModelConfig = config_class(ModelSettings)
     group_name="model",
     kinds={"lightgbm", "optuna"},
     check_specs=[
-        monthly_check_spec(
-            GATE,
-            asset=ASSET_KEY,
-            blocking=True,
-            description="Validation AUC reaches the floor and is not clearly below the previous month's model.",
-        )
+        monthly_check_spec(name, asset=ASSET_KEY, blocking=True, description=description)
+        for name, description in MODEL_CHECKS.items()
     ],
     description="LightGBM for month M, trained on the labelled months before M; text model file plus JSON card.",
 )
@@ -53,24 +59,18 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
         month, data, to_settings(config, ModelSettings), storage.store.optuna_storage_url, previous
     )
     auc = trained.card.validation_metrics["roc_auc"]
-    gate_result = dg.AssetCheckResult(
-        check_name=GATE,
-        passed=trained.verdict.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=trained.verdict.reason,
-        metadata={"validation_auc": auc, "floor": config.auc_floor, **_previous(trained.previous)},
-    )
-    if not trained.verdict.passed:
-        yield gate_result
+    results = [check_result(verdict, name) for name, verdict in trained.verdicts.items()]
+    if not promoted(trained):
+        yield from results
         raise dg.Failure(
-            description=f"Model for {month} not promoted: {trained.verdict.reason}", metadata={"validation_auc": auc}
+            description=f"Model for {month} not promoted: {refusal(trained)}", metadata={"validation_auc": auc}
         )
     card = storage.write_model(context, trained.booster, trained.card)
     roc = roc_png(month, trained.validation_labels, trained.validation_probabilities, auc)
     importance = importance_png(month, trained.importance)
     storage.write_report_files(context, {"roc.png": roc, "importance.png": importance})
     yield dg.MaterializeResult(
-        check_results=[gate_result],
+        check_results=results,
         metadata={
             "model_version": card.version,
             **{f"validation_{name}": value for name, value in card.validation_metrics.items()},
@@ -87,9 +87,3 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
             "model_file": dg.MetadataValue.path(str(storage.report_path(ASSET_KEY, month, MODEL_FILE))),
         },
     )
-
-
-def _previous(previous: PreviousModel | None) -> dict[str, object]:
-    if previous is None:
-        return {"previous_model": "none", "previous_model_auc": None}
-    return {"previous_model": previous.version, "previous_model_auc": previous.auc}

@@ -1,0 +1,120 @@
+"""The protected-attribute policy: which columns each fair-lending rule keeps out of the model, and the check
+that the contract agrees with it.
+
+The table (`protected_attributes.tsv`, or the file CREDIT_ASSETS_PROTECTED_POLICY names) has one row per
+rule: jurisdiction, the attribute it protects, the columns that carry it and the rule cited. Features derived
+from a protected column are protected too (features.py follows the column lineage).
+
+Borderline columns, decided here:
+- CNT_FAM_MEMBERS and NAME_TYPE_SUITE are protected: a household count includes a spouse or partner, and
+  "Spouse, partner" accompanying the applicant states the marital status (12 CFR 1002.6(b)(1)).
+- CNT_CHILDREN stays a model input: Regulation B lets a creditor ask for the number of dependents
+  (1002.5(d)(3)) and weigh their cost; what it forbids are assumptions about bearing children (1002.6(b)(3)).
+- NAME_INCOME_TYPE (its "Pensioner" level) and the DAYS_EMPLOYED sentinel flag stay inputs: the source of
+  income is a legitimate factor, and 1002.6(b)(5) forbids discounting pension income, not recording its
+  source. The age bands of the fair-lending monitor, 62+ included, watch that it does not act as age.
+- WEEKDAY_APPR_PROCESS_START and HOUR_APPR_PROCESS_START are excluded (not protected): when a form was
+  filled in is no creditworthiness factor an applicant could be told about.
+"""
+
+import csv
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from credit_assets.core.contract import schema
+
+DEFAULT_POLICY = Path(__file__).with_name("protected_attributes.tsv")
+POLICY_ENV = "CREDIT_ASSETS_PROTECTED_POLICY"
+JURISDICTIONS = {"US": "United States (ECOA, Regulation B)", "EU": "European Union (AI Act, EBA guidelines)"}
+
+
+class ContractError(ValueError):
+    """The contract and the fair-lending policy disagree; the message names every column and rule involved."""
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """One row of the policy table."""
+
+    jurisdiction: str
+    attribute: str
+    columns: tuple[str, ...]
+    rule: str
+
+
+def read_policy(path: Path) -> list[PolicyRule]:
+    """The policy table's rules, in file order."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [
+        PolicyRule(
+            row["jurisdiction"].strip(),
+            row["attribute"].strip(),
+            tuple(c.strip() for c in row["columns"].split(",")),
+            row["rule"].strip(),
+        )
+        for row in rows
+    ]
+
+
+@cache
+def policy() -> tuple[PolicyRule, ...]:
+    """The configured policy (CREDIT_ASSETS_PROTECTED_POLICY, else the project's table)."""
+    return tuple(read_policy(Path(os.environ.get(POLICY_ENV, DEFAULT_POLICY))))
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A model feature as the contract sees it: its role, the columns it comes from and its reason."""
+
+    name: str
+    role: schema.Role
+    sources: tuple[str, ...]
+    reason: schema.Reason | None
+
+
+def contract_problems(
+    columns: Iterable[schema.Column], rules: Iterable[PolicyRule], features: Iterable[Feature]
+) -> list[str]:
+    """Every way the contract, its features and the policy disagree, one message each."""
+    columns, rules, features = list(columns), list(rules), list(features)
+    roles = {col.name: col.role for col in columns}
+    problems = [
+        f"policy rule '{rule.rule}' names unknown jurisdiction {rule.jurisdiction!r} "
+        f"(known: {', '.join(JURISDICTIONS)})"
+        for rule in rules
+        if rule.jurisdiction not in JURISDICTIONS
+    ]
+    cited: dict[str, list[str]] = {}
+    for rule in rules:
+        for name in rule.columns:
+            cited.setdefault(name, []).append(rule.rule)
+    for name, cited_by in cited.items():
+        if name not in roles:
+            problems += [f"policy rule '{rule}' names {name}, which is not a contract column" for rule in cited_by]
+        elif roles[name] is not schema.Role.PROTECTED:
+            role = "a model input" if roles[name] is schema.Role.INPUT else f"{roles[name]}, not protected"
+            problems.append(f"contract makes protected column {name} {role} (rule: {' | '.join(cited_by)})")
+    problems += [
+        f"contract marks {name} protected but no policy rule cites it"
+        for name, role in roles.items()
+        if role is schema.Role.PROTECTED and name not in cited
+    ]
+    for feature in features:
+        if feature.role is schema.Role.INPUT and feature.reason is None:
+            problems.append(f"model input {feature.name} has no reason statement")
+        if feature.role is not schema.Role.INPUT and feature.reason is not None and feature.reason.direction:
+            problems.append(f"monotone constraint on {feature.name}, which is not a model input ({feature.role})")
+    return problems
+
+
+def require_consistent(
+    columns: Iterable[schema.Column], rules: Iterable[PolicyRule], features: Iterable[Feature]
+) -> None:
+    """Raise ContractError listing every disagreement between the contract, its features and the policy."""
+    problems = contract_problems(columns, rules, features)
+    if problems:
+        raise ContractError("The data contract breaks the fair-lending policy:\n- " + "\n- ".join(problems))

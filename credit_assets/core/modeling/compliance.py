@@ -1,0 +1,69 @@
+"""Fair-lending checks of a trained model: no protected input, and risk moving in each declared direction."""
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from credit_assets.core.features import feature_names, monotone_directions, protected_features
+from credit_assets.core.verdict import Severity, Verdict
+
+SWEEP_ROWS = 200
+SWEEP_POINTS = 25
+TOLERANCE = 1e-9  # raw scores are sums of leaf values: a violation is a real step the wrong way
+
+
+def protected_inputs(used: list[str]) -> Verdict:
+    """Fail when the model uses a protected column, anything derived from one, or a feature the contract lacks."""
+    protected = sorted(set(used) & set(protected_features()))
+    unknown = sorted(set(used) - set(feature_names()) - set(protected))
+    if protected or unknown:
+        found = [f"protected: {', '.join(protected)}"] * bool(protected) + [
+            f"not a contract input: {', '.join(unknown)}"
+        ] * bool(unknown)
+        return Verdict(
+            False, "the model uses " + "; ".join(found), figures={"protected": protected, "unknown": unknown}
+        )
+    return Verdict(True, f"none of the model's {len(used)} features is protected or derived from a protected column")
+
+
+def sweep_grid(values: pd.Series) -> np.ndarray:
+    """Evenly spaced quantiles of a feature's observed values."""
+    observed = values.dropna().to_numpy(dtype="float64")
+    return np.unique(np.quantile(observed, np.linspace(0, 1, SWEEP_POINTS))) if observed.size else np.array([])
+
+
+def direction_violations(booster: lgb.Booster, sample: pd.DataFrame, directions: dict[str, int]) -> dict[str, int]:
+    """Per constrained feature, how many sample rows move the raw score against the declared direction."""
+    rows = sample[booster.feature_name()].head(SWEEP_ROWS)
+    violations = {}
+    for name, direction in directions.items():
+        if name not in rows.columns:
+            continue
+        grid = sweep_grid(sample[name])
+        if grid.size < 2:
+            continue
+        swept = pd.concat([rows.assign(**{name: np.float32(value)}) for value in grid], ignore_index=True)
+        scores = booster.predict(swept, raw_score=True).reshape(len(grid), len(rows))
+        steps = np.diff(scores, axis=0) * direction  # must never be negative
+        violations[name] = int((steps < -TOLERANCE).any(axis=0).sum())
+    return violations
+
+
+def declared_directions_hold(booster: lgb.Booster, sample: pd.DataFrame) -> Verdict:
+    """Fail when, for any row of the sample, a constrained feature moves the score against its declared direction."""
+    directions = monotone_directions()
+    violations = direction_violations(booster, sample, directions)
+    broken = {name: count for name, count in violations.items() if count}
+    if broken:
+        listed = ", ".join(
+            f"{name} ({'higher' if directions[name] > 0 else 'lower'} must raise risk; {count} rows)"
+            for name, count in broken.items()
+        )
+        return Verdict(
+            False, f"risk moves against the declared direction of {listed}", Severity.ERROR, {"violations": broken}
+        )
+    return Verdict(
+        True,
+        f"risk follows the declared direction of all {len(violations)} constrained features",
+        figures={"swept_features": len(violations)},
+    )

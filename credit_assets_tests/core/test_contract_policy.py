@@ -1,0 +1,87 @@
+"""Column roles, the protected-attribute policy and the reason catalogue: the contract's fair-lending half."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from credit_assets.core import features
+from credit_assets.core.contract import policy, schema
+from credit_assets.core.contract.schema import Reason, Role
+
+PROTECTED_CARRIERS = {"CODE_GENDER", "NAME_FAMILY_STATUS", "DAYS_BIRTH", "CNT_FAM_MEMBERS", "NAME_TYPE_SUITE"}
+DERIVED_FROM_PROTECTED = {"AGE_YEARS", "EMPLOYED_SHARE_OF_AGE", "INCOME_PER_FAMILY_MEMBER"}
+
+
+def test_model_features_exclude_every_protected_column_and_derivative() -> None:
+    assert set(features.protected_features()) == PROTECTED_CARRIERS | DERIVED_FROM_PROTECTED
+    assert not set(features.feature_names()) & (PROTECTED_CARRIERS | DERIVED_FROM_PROTECTED)
+    assert {"WEEKDAY_APPR_PROCESS_START", "HOUR_APPR_PROCESS_START"}.isdisjoint(features.feature_names())
+    assert {"EXT_SOURCE_3", "CREDIT_INCOME_RATIO", "EMPLOYED_YEARS", "CNT_CHILDREN"} <= set(features.feature_names())
+
+
+def test_every_model_input_has_a_reason_statement_that_names_no_protected_attribute() -> None:
+    statements = {reason.statement(missing) for reason in features.reasons().values() for missing in (False, True)}
+    assert set(features.reasons()) == set(features.feature_names())
+    assert not [
+        text for text in statements if any(word in text.lower() for word in ("sex", "gender", " age", "marital"))
+    ]
+    assert features.reasons()["EXT_SOURCE_3"].statement() == "External credit score 3 too low"
+    assert features.reasons()["CREDIT_INCOME_RATIO"].statement() == "Loan amount high relative to income"
+    assert features.reasons()["DAYS_EMPLOYED"].statement() == "Short employment history"
+    assert features.reasons()["EXT_SOURCE_1"].statement(missing=True) == "External credit score 1: not provided"
+
+
+def test_the_project_contract_agrees_with_the_policy() -> None:
+    assert policy.contract_problems(schema.columns(), policy.policy(), features.catalogue()) == []
+    assert {rule.jurisdiction for rule in policy.policy()} == {"US", "EU"}
+
+
+def _with_role(name: str, role: Role) -> list[schema.Column]:
+    return [dataclasses.replace(col, role=role) if col.name == name else col for col in schema.columns()]
+
+
+def test_a_protected_column_made_a_model_input_is_named_with_its_rule() -> None:
+    [problem] = policy.contract_problems(_with_role("CODE_GENDER", Role.INPUT), policy.policy(), features.catalogue())
+    assert problem.startswith("contract makes protected column CODE_GENDER a model input (rule: ECOA, Regulation B")
+    assert "| AI Act (EU) 2024/1689" in problem  # every rule that protects it
+
+
+def test_a_model_input_without_reason_and_a_constraint_on_a_non_input_are_refused() -> None:
+    catalogue = list(features.catalogue())
+    catalogue[0] = dataclasses.replace(catalogue[0], reason=None)  # NAME_CONTRACT_TYPE, a model input
+    catalogue.append(policy.Feature("AGE_SQUARED", Role.PROTECTED, ("DAYS_BIRTH",), Reason("Age", 1, "Old")))
+    problems = policy.contract_problems(schema.columns(), policy.policy(), catalogue)
+    assert problems == [
+        "model input NAME_CONTRACT_TYPE has no reason statement",
+        "monotone constraint on AGE_SQUARED, which is not a model input (protected)",
+    ]
+
+
+def test_an_unknown_jurisdiction_and_an_unknown_column_are_refused() -> None:
+    rules = [*policy.policy(), policy.PolicyRule("XX", "religion", ("RELIGION",), "a rule of nowhere")]
+    problems = policy.contract_problems(schema.columns(), rules, features.catalogue())
+    assert "policy rule 'a rule of nowhere' names unknown jurisdiction 'XX' (known: US, EU)" in problems
+    assert "policy rule 'a rule of nowhere' names RELIGION, which is not a contract column" in problems
+
+
+def test_definitions_refuse_to_load_when_the_policy_protects_a_model_input(tmp_path: Path) -> None:
+    table = policy.DEFAULT_POLICY.read_text() + "US\tincome source\tNAME_INCOME_TYPE\ta stricter house rule\n"
+    (tmp_path / "policy.tsv").write_text(table)
+    env = {**os.environ, policy.POLICY_ENV: str(tmp_path / "policy.tsv")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import credit_assets.definitions"], env=env, capture_output=True, text=True
+    )
+    assert loaded.returncode != 0
+    assert "ContractError" in loaded.stderr
+    assert (
+        "contract makes protected column NAME_INCOME_TYPE a model input (rule: a stricter house rule)" in loaded.stderr
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PROTECTED_CARRIERS))
+def test_protected_columns_are_kept_for_monitoring_with_no_reason(name: str) -> None:
+    assert schema.column(name).role is Role.PROTECTED and schema.column(name).reason is None

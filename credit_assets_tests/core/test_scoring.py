@@ -1,0 +1,72 @@
+"""Decisions, principal reasons from the catalogue, the forecast audit and the notices, on hand-made numbers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_assets.core import scoring
+from credit_assets.core.scoring import NO_REASON, Cutoffs, NoticeSettings
+
+NAMES = ["EXT_SOURCE_3", "EMPLOYED_YEARS", "DAYS_EMPLOYED", "CREDIT_INCOME_RATIO", "EXT_SOURCE_1", "AMT_CREDIT"]
+# Contributions per feature and the bias (last column). Row 0: five raise risk, two share a statement (short
+# employment history); row 1: every feature lowers risk, the least-lowering one is named.
+CONTRIBUTIONS = np.array(
+    [
+        [0.9, 0.2, 0.3, 0.5, 0.1, -0.4, -2.0],
+        [-0.1, -0.3, -0.2, -0.5, -0.4, -0.6, 1.0],
+    ]
+)
+VALUES = pd.DataFrame(
+    {"EXT_SOURCE_3": [0.1, 0.2], "EMPLOYED_YEARS": [0.5, 3.0], "DAYS_EMPLOYED": [-200.0, -1000.0],
+     "CREDIT_INCOME_RATIO": [6.0, 2.0], "EXT_SOURCE_1": [np.nan, 0.7], "AMT_CREDIT": [5e5, 1e5]}
+)  # fmt: skip
+
+
+def test_reasons_are_distinct_catalogue_statements_largest_contribution_first() -> None:
+    first, second = scoring.principal_reasons(VALUES, NAMES, CONTRIBUTIONS)
+    assert first == [
+        "External credit score 3 too low",
+        "Loan amount high relative to income",
+        "Short employment history",  # DAYS_EMPLOYED 0.3, EMPLOYED_YEARS 0.2: one statement
+        "External credit score 1: not provided",
+    ]
+    assert second == ["External credit score 3 too low", NO_REASON, NO_REASON, NO_REASON]
+    assert set(first) <= scoring.allowed_statements()
+
+
+def test_decisions_follow_the_cutoffs_and_refuse_bad_ones() -> None:
+    assert list(scoring.decide(np.array([0.05, 0.1, 0.2, 0.25, 0.9]), Cutoffs())) == [
+        "approve", "review", "review", "decline", "decline"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="0 < review_cutoff < decline_cutoff < 1"):
+        Cutoffs(review_cutoff=0.3, decline_cutoff=0.2)
+
+
+def forecast_table() -> pd.DataFrame:
+    reasons = [["Income too low", NO_REASON, NO_REASON, NO_REASON], [NO_REASON] * 4, ["Gender: M", *[NO_REASON] * 3]]
+    table = pd.DataFrame(
+        {"SK_ID_CURR": [1, 2, 3], "default_probability": [0.3, 0.05, 0.2], "decision": ["decline", "approve", "review"]}
+    )
+    for i, column in enumerate(scoring.reason_columns()):
+        table[column] = [row[i] for row in reasons]
+    return table.assign(model_version="2020-10-abc")
+
+
+def test_audit_catches_a_reason_outside_the_catalogue_and_an_unexplained_decision() -> None:
+    table = forecast_table()
+    found = scoring.audit(table, pd.Series([1, 2, 3]))
+    assert found.reasons_outside_catalogue == {"Gender: M": 1} and found.adverse_without_reason == 0
+    table.loc[0, "reason_1"] = NO_REASON
+    assert scoring.audit(table, pd.Series([1, 2, 3])).adverse_without_reason == 1
+
+
+def test_notices_carry_adverse_decisions_only_and_nothing_else_personal() -> None:
+    notices = scoring.adverse_action_notices(forecast_table(), "2020-10", NoticeSettings())
+    assert list(notices.columns) == [
+        "SK_ID_CURR", "decision", *scoring.reason_columns(), "model_version", "decision_date"
+    ]  # fmt: skip
+    assert notices["SK_ID_CURR"].tolist() == [1, 3] and set(notices["decision_date"]) == {"2020-11-01"}
+    dated = scoring.adverse_action_notices(forecast_table(), "2020-10", NoticeSettings(decision_date="2020-11-03"))
+    assert set(dated["decision_date"]) == {"2020-11-03"}
+    with pytest.raises(ValueError, match="ISO date"):
+        NoticeSettings(decision_date="3 Nov 2020")
