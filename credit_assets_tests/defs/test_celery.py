@@ -117,7 +117,9 @@ def test_backfill_on_two_celery_workers_matches_the_in_process_executor(small_la
         assert celery_materialised[month] == local_materialised[month]
     shared, local = StorageResource(root=str(shared_root)), StorageResource(root=str(local_root))
     for month in scored:
-        pd.testing.assert_frame_equal(shared.read_table("forecasts", month), local.read_table("forecasts", month))
+        pd.testing.assert_frame_equal(
+            shared.store.read_table("forecasts", month), local.store.read_table("forecasts", month)
+        )
 
 
 @contextmanager
