@@ -33,6 +33,7 @@ LINEAGE = [
     "features",
     "model",
     "forecasts",
+    "adverse_action_notices",
     "forecast_performance",
     "data_profile",
     "drift",

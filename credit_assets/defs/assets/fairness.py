@@ -1,4 +1,4 @@
-"""fairness: the month's decisions by gender and by age band, measured with fairlearn."""
+"""fairness: fair-lending monitoring of the month's decisions by sex, age band and marital status."""
 
 import dagster as dg
 import pandas as pd
@@ -26,7 +26,7 @@ FairnessConfig = config_class(FairnessSettings)
 def fairness(
     context: dg.AssetExecutionContext, config: FairnessConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    """Measure the month's decisions across gender and age bands and store the figures as JSON."""
+    """Measure the month's decisions across the protected groups and store the figures as JSON."""
     month = context.partition_key
     joined = core_fairness.month_frame(
         storage.read_table(context, forecasts, month), storage.read_table(context, validated_applications, month)
