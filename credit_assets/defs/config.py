@@ -17,5 +17,8 @@ def config_class(settings: type[Any], name: str | None = None) -> type[dg.Config
 
 
 def to_settings(config: dg.Config, settings: type[Settings]) -> Settings:
-    """The core settings object a run's config stands for (its own checks run here)."""
-    return settings(**config.model_dump())
+    """The core settings object a run's config stands for; a config its own checks refuse fails the step."""
+    try:
+        return settings(**config.model_dump())
+    except ValueError as error:
+        raise dg.Failure(f"invalid run config: {error}") from error

@@ -26,10 +26,7 @@ def adverse_action_notices(
 ) -> dg.MaterializeResult:
     """Export the month's notices atomically."""
     month = context.partition_key
-    try:
-        settings = to_settings(config, NoticeSettings)
-    except ValueError as error:
-        raise dg.Failure(str(error)) from error
+    settings = to_settings(config, NoticeSettings)
     notices = scoring.adverse_action_notices(storage.read_table(context, forecasts, month), month, settings)
     storage.write_table(context, notices)
     export = write_csv(storage.store.notices_dir / f"notices_{month}.csv", notices)

@@ -36,10 +36,7 @@ def forecasts(
 ) -> dg.MaterializeResult:
     """Score the month with its model and export the forecasts atomically."""
     month = context.partition_key
-    try:
-        cutoffs = to_settings(config, Cutoffs)
-    except ValueError as error:
-        raise dg.Failure(str(error)) from error
+    cutoffs = to_settings(config, Cutoffs)
     booster, card = storage.read_model(context, model, month)
     frame = score(storage.read_table(context, features, month), booster, card.version, cutoffs)
     storage.write_table(context, frame)
