@@ -1,5 +1,6 @@
 """Typed results that are stored as JSON and read back by the checks that judge them."""
 
+import json
 from dataclasses import asdict
 from typing import Any, Self
 
@@ -13,3 +14,10 @@ class JsonRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json.loads(text))

@@ -1,7 +1,8 @@
 """Scoring: every application of a month with its default probability, decision, reasons and model version.
 
-Reasons of a referred or declined application are the statements of the features whose exact SHAP
-contributions (LightGBM `pred_contrib`) push its risk up the most, up to four distinct statements from the
+Reasons of a referred or declined application are the statements of the features whose contributions push
+its risk up the most (LightGBM: exact SHAP values from `pred_contrib`; scorecard: points lost against the
+characteristic's best attribute), up to four distinct statements from the
 contract's catalogue, largest contribution first; approved applications carry none. Exact SHAP values cost
 about 1 ms a row at full scale, so approved applications are not explained.
 The export for people outside Dagster holds SK_ID_CURR and model outputs only.
@@ -17,6 +18,7 @@ import pandas as pd
 from credit_assets.core import features
 from credit_assets.core.contract import schema
 from credit_assets.core.contract.schema import Reason
+from credit_assets.core.modeling.models import Model
 from credit_assets.core.months import first_day_after
 
 REASON_COUNT = 4  # principal reasons on an adverse-action notice (12 CFR 1002.9; in practice up to four)
@@ -84,17 +86,16 @@ def principal_reasons(frame: pd.DataFrame, names: list[str], contributions: np.n
     return rows
 
 
-def score(frame: pd.DataFrame, booster: Any, version: str, cutoffs: Cutoffs) -> pd.DataFrame:
-    """The forecast table for a month's features."""
-    names = booster.feature_name()
-    probabilities = booster.predict(frame[names])
+def score(frame: pd.DataFrame, model: Model, cutoffs: Cutoffs) -> pd.DataFrame:
+    """The forecast table for a month's features: calibrated probability, decision, reasons, model version."""
+    names = model.scorer.feature_name()
+    probabilities = model.predict(frame)
     decisions = decide(probabilities, cutoffs)
     reason_texts = np.full((len(frame), REASON_COUNT), NO_REASON, dtype=object)
     adverse = np.isin(decisions, ADVERSE)
     if adverse.any():
         referred = frame.loc[adverse]
-        contributions = booster.predict(referred[names], pred_contrib=True)
-        found = principal_reasons(referred, names, contributions)
+        found = principal_reasons(referred, names, model.scorer.contributions(referred))
         reason_texts[adverse] = np.array(found, dtype=object).reshape(-1, REASON_COUNT)
     table = pd.DataFrame(
         {
@@ -105,7 +106,7 @@ def score(frame: pd.DataFrame, booster: Any, version: str, cutoffs: Cutoffs) -> 
     )
     for i, column in enumerate(reason_columns()):
         table[column] = reason_texts[:, i]
-    table["model_version"] = version
+    table["model_version"] = model.version
     return table
 
 

@@ -99,6 +99,14 @@ class ArtifactStore:
         return self.root / "notices"
 
     @property
+    def registry_dir(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def documentation_dir(self) -> Path:
+        return self.root / "documentation"
+
+    @property
     def notifications_log(self) -> Path:
         return self.root / "notifications" / "notifications.jsonl"
 
@@ -107,6 +115,9 @@ class ArtifactStore:
         path = self.root / "optuna" / "studies.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
+
+    def documentation_file(self, version: str) -> Path:
+        return self.documentation_dir / f"{version}.html"
 
     def landing_file(self, name: str) -> Path:
         return self.landing_dir / name

@@ -18,10 +18,8 @@ ingest_month = dg.define_asset_job(
 
 score_month = dg.define_asset_job(
     "score_month",
-    # the comparison runs on request; freshness is judged by its own sensor against the clock, not per run
-    selection=dg.AssetSelection.all()
-    - dg.AssetSelection.groups("comparison")
-    - dg.AssetSelection.checks(*forecast_freshness_checks),
+    # freshness is judged by its own sensor against the clock, not per run
+    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*forecast_freshness_checks),
     partitions_def=monthly_partitions,
     description="One month from landing file to forecasts and, once labelled, their performance.",
 )

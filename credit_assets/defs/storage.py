@@ -4,10 +4,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import lightgbm as lgb
 import pandas as pd
 
-from credit_assets.core.modeling.card import ModelCard, find_model, load_model, save_model
+from credit_assets.core.modeling.models import Model
+from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.modeling.training import FeatureLoader
 from credit_assets.core.store import ArtifactStore, MissingArtifact, read_json, write_bytes, write_json
 
@@ -72,30 +72,55 @@ class StorageResource(dg.ConfigurableResource):
         """Store the running asset's month."""
         return self.store.write_table(asset_name(context.asset_key), context.partition_key, frame)
 
-    def read_model(self, context: Context, asset: AssetRef, month: str) -> tuple[lgb.Booster, ModelCard]:
+    @property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.store.registry_dir)
+
+    def read_model(self, context: Context, asset: AssetRef, month: str) -> Model:
+        """The champion promoted for the month by its newest decision in the promotion log."""
+        found = self.find_model(context, asset, month)
+        if found is None:
+            raise dg.Failure(f"No model was promoted for {month}: materialise model for {month} first.")
+        return found
+
+    def find_model(self, context: Context, asset: AssetRef, month: str) -> Model | None:
+        """The month's champion, or None when none was promoted (the month before the first scored one)."""
+        self._readable(context, asset, month)
         try:
-            return load_model(self.store.artifact_dir(self._readable(context, asset, month), month))
-        except (MissingArtifact, ValueError) as error:
+            return self.registry.champion(month)
+        except (MissingArtifact, RegistryError) as error:
             raise dg.Failure(str(error)) from error
 
-    def find_model(self, context: Context, asset: AssetRef, month: str) -> tuple[lgb.Booster, ModelCard] | None:
-        """The month's stored model, or None when there is none (the previous month of the first scored one)."""
-        try:
-            return find_model(self.store.artifact_dir(self._readable(context, asset, month), month))
-        except ValueError as error:
-            raise dg.Failure(str(error)) from error
+    def read_decision(self, context: Context, asset: AssetRef, month: str) -> dict[str, Any]:
+        """The newest promotion decision for the month: champion, challengers, rule and trigger."""
+        self._readable(context, asset, month)
+        decision = self.registry.decision(month)
+        if decision is None:
+            raise dg.Failure(f"No promotion decision for {month}: materialise model for {month} first.")
+        return decision
 
-    def write_model(self, context: dg.AssetExecutionContext, booster: lgb.Booster, card: ModelCard) -> ModelCard:
-        return save_model(self.store.artifact_dir(asset_name(context.asset_key), context.partition_key), booster, card)
+    def load_version(self, context: Context, asset: AssetRef, version: str) -> Model:
+        """A registry version (a champion or a challenger) after checking its files against their hashes."""
+        self._readable(context, asset)
+        try:
+            return self.registry.load(version)
+        except (MissingArtifact, RegistryError) as error:
+            raise dg.Failure(str(error)) from error
 
     def report_path(self, asset: AssetRef, month: str, name: str) -> Path:
         return self.store.artifact_dir(asset_name(asset), month) / name
 
     def read_report(self, context: Context, asset: AssetRef, month: str, name: str) -> Any:
-        path = self.store.artifact_dir(self._readable(context, asset, month), month) / name
-        if not path.is_file():
+        found = self.find_report(context, asset, month, name)
+        if found is None:
+            path = self.report_path(asset, month, name)
             raise dg.Failure(f"{asset_name(asset)} has no report {name} for {month} ({path}): materialise it first.")
-        return read_json(path)
+        return found
+
+    def find_report(self, context: Context, asset: AssetRef, month: str, name: str) -> Any | None:
+        """A stored JSON report, or None when the asset has not produced it for the month."""
+        path = self.store.artifact_dir(self._readable(context, asset, month), month) / name
+        return read_json(path) if path.is_file() else None
 
     def report_months(self, context: Context, asset: AssetRef, name: str) -> list[str]:
         return self.store.report_months(self._readable(context, asset), name)

@@ -1,15 +1,15 @@
 """Fair-lending checks of a trained model: no protected input, and risk moving in each declared direction."""
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from credit_assets.core.features import feature_names, monotone_directions, protected_features
+from credit_assets.core.modeling.models import Scorer
 from credit_assets.core.verdict import Severity, Verdict
 
 SWEEP_ROWS = 200
 SWEEP_POINTS = 25
-TOLERANCE = 1e-9  # raw scores are sums of leaf values: a violation is a real step the wrong way
+TOLERANCE = 1e-9  # log-odds are sums of leaf values or points: a violation is a real step the wrong way
 
 
 def protected_inputs(used: list[str]) -> Verdict:
@@ -32,9 +32,9 @@ def sweep_grid(values: pd.Series) -> np.ndarray:
     return np.unique(np.quantile(observed, np.linspace(0, 1, SWEEP_POINTS))) if observed.size else np.array([])
 
 
-def direction_violations(booster: lgb.Booster, sample: pd.DataFrame, directions: dict[str, int]) -> dict[str, int]:
+def direction_violations(scorer: Scorer, sample: pd.DataFrame, directions: dict[str, int]) -> dict[str, int]:
     """Per constrained feature, how many sample rows move the raw score against the declared direction."""
-    rows = sample[booster.feature_name()].head(SWEEP_ROWS)
+    rows = sample[scorer.feature_name()].head(SWEEP_ROWS)
     violations = {}
     for name, direction in directions.items():
         if name not in rows.columns:
@@ -43,16 +43,16 @@ def direction_violations(booster: lgb.Booster, sample: pd.DataFrame, directions:
         if grid.size < 2:
             continue
         swept = pd.concat([rows.assign(**{name: np.float32(value)}) for value in grid], ignore_index=True)
-        scores = booster.predict(swept, raw_score=True).reshape(len(grid), len(rows))
+        scores = scorer.log_odds(swept).reshape(len(grid), len(rows))
         steps = np.diff(scores, axis=0) * direction  # must never be negative
         violations[name] = int((steps < -TOLERANCE).any(axis=0).sum())
     return violations
 
 
-def declared_directions_hold(booster: lgb.Booster, sample: pd.DataFrame) -> Verdict:
+def declared_directions_hold(scorer: Scorer, sample: pd.DataFrame) -> Verdict:
     """Fail when, for any row of the sample, a constrained feature moves the score against its declared direction."""
     directions = monotone_directions()
-    violations = direction_violations(booster, sample, directions)
+    violations = direction_violations(scorer, sample, directions)
     broken = {name: count for name, count in violations.items() if count}
     if broken:
         listed = ", ".join(

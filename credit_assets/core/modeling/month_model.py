@@ -1,86 +1,183 @@
-"""One month's model end to end: parameters, fit, validation metrics and the gate against the previous model."""
+"""One month's models end to end: the LightGBM and the scorecard on the same window, calibrated, judged and ranked.
 
-from dataclasses import dataclass
+Both candidates train on the same labelled rows, stop or calibrate on the same out-of-time validation slice and
+face the same blocking verdicts (the gate against the previous champion, no protected input, declared risk
+directions). The promotion rule then names the champion; the other is the month's challenger in shadow.
+"""
 
-import lightgbm as lgb
+from dataclasses import dataclass, replace
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from credit_assets.core.contract import schema
 from credit_assets.core.features import feature_names
-from credit_assets.core.modeling import compliance
+from credit_assets.core.modeling import compliance, scorecard
+from credit_assets.core.modeling.calibration import calibrate
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.gate import PreviousModel, gate
+from credit_assets.core.modeling.models import LightGBMScorer, Model, ScorecardScorer, Scorer
 from credit_assets.core.modeling.settings import ModelSettings
-from credit_assets.core.modeling.training import BASE_PARAMS, TrainingData, fit_with_selection, metrics, predict
+from credit_assets.core.modeling.training import BASE_PARAMS, TrainingData, fit_with_selection, metrics
 from credit_assets.core.modeling.tuning import choose_params
 from credit_assets.core.verdict import Verdict
 
 IMPORTANCE_ROWS_KEPT = 30
 GATE, NO_PROTECTED_INPUTS, DECLARED_DIRECTIONS = "champion_gate", "no_protected_inputs", "declared_directions_hold"
+BEST_VALIDATION_AUC = "best_validation_auc"
 
 
 @dataclass(frozen=True)
-class MonthModel:
-    """A trained month's model with its card (not yet versioned), its blocking verdicts and validation predictions."""
+class Candidate:
+    """A trained, calibrated model of the month with its blocking verdicts and validation predictions."""
 
-    booster: lgb.Booster
-    card: ModelCard
-    verdicts: dict[str, Verdict]  # champion gate and fair-lending checks: the model ships only if all pass
-    previous: PreviousModel | None
+    model: Model
+    verdicts: dict[str, Verdict]  # the model may be champion only if all pass
+    validation_raw: np.ndarray
+    validation_calibrated: np.ndarray
+
+    @property
+    def family(self) -> str:
+        return self.model.card.family
+
+    @property
+    def passed(self) -> bool:
+        return all(verdict.passed for verdict in self.verdicts.values())
+
+    def refusal(self) -> str:
+        """Why the model may not be champion: every failed verdict."""
+        return "; ".join(f"{name}: {v.description}" for name, v in self.verdicts.items() if not v.passed)
+
+    def summary(self) -> dict[str, Any]:
+        """What the promotion log and the comparison record of a candidate."""
+        return {
+            "version": self.model.version,
+            "family": self.family,
+            "validation_metrics": self.model.card.validation_metrics,
+            "calibration": self.model.card.calibration,
+            "verdicts": {name: {"passed": v.passed, "description": v.description} for name, v in self.verdicts.items()},
+        }
+
+
+@dataclass(frozen=True)
+class MonthModels:
+    """The month's candidates, its validation labels and the previous champion's score on the same slice."""
+
+    candidates: dict[str, Candidate]
     validation_labels: pd.Series
-    validation_probabilities: np.ndarray
-    importance: pd.DataFrame
+    previous: PreviousModel | None
+    importance: pd.DataFrame  # LightGBM gain of every feature
 
 
-def score_previous(previous: tuple[lgb.Booster, ModelCard] | None, validation: pd.DataFrame) -> PreviousModel | None:
-    """The previous month's model's AUC on this month's validation slice."""
+def score_previous(previous: Model | None, validation: pd.DataFrame) -> PreviousModel | None:
+    """The previous month's champion's AUC on this month's validation slice."""
     if previous is None:
         return None
-    booster, card = previous
     return PreviousModel(
-        card.version, metrics(validation[schema.TARGET_COLUMN], predict(booster, validation))["roc_auc"]
+        previous.version, metrics(validation[schema.TARGET_COLUMN], previous.raw_probability(validation))["roc_auc"]
     )
 
 
-def train_month_model(
-    month: str,
-    data: TrainingData,
-    settings: ModelSettings,
-    study_url: str,
-    previous: tuple[lgb.Booster, ModelCard] | None,
-) -> MonthModel:
-    """Tune when due, fit, score the validation slice and judge the result against the gate."""
-    params, provenance = choose_params(settings, study_url, month, data, feature_names())
-    booster, importance = fit_with_selection(data, params, settings)
+def judged(
+    scorer: Scorer, card: ModelCard, data: TrainingData, settings: ModelSettings, previous: PreviousModel | None
+) -> Candidate:
+    """Calibrate on the validation slice, record the metrics, and judge the model against every blocking verdict."""
     labels = data.validation[schema.TARGET_COLUMN]
-    probabilities = predict(booster, data.validation)
-    scores = metrics(labels, probabilities)
-    earlier = score_previous(previous, data.validation)
-    card = ModelCard(
+    raw = expit(scorer.log_odds(data.validation))
+    calibrator, report = calibrate(labels, raw)
+    scores = metrics(labels, raw)
+    card = replace(card, validation_metrics=scores, calibration=report.to_dict())
+    verdicts = {
+        GATE: gate(settings, scores["roc_auc"], previous),
+        NO_PROTECTED_INPUTS: compliance.protected_inputs(scorer.feature_name()),
+        DECLARED_DIRECTIONS: compliance.declared_directions_hold(scorer, data.validation),
+    }
+    return Candidate(Model(scorer, calibrator, card), verdicts, raw, calibrator.apply(raw))
+
+
+def card_for(month: str, data: TrainingData, settings: ModelSettings, family: str, **details: Any) -> ModelCard:
+    """A candidate's card before validation: the shared window and seed plus the family's own details."""
+    return ModelCard(
         month=month,
+        family=family,
         window=data.window(),
-        params={**BASE_PARAMS, **params},
-        params_provenance=provenance,
         seed=settings.seed,
         num_threads=settings.num_threads,
+        validation_metrics={},
+        **details,
+    )
+
+
+def lightgbm_candidate(
+    month: str, data: TrainingData, settings: ModelSettings, study_url: str, previous: PreviousModel | None
+) -> tuple[Candidate, pd.DataFrame]:
+    """Tune when due, fit with early stopping, calibrate and judge; also returns the gain of every feature."""
+    params, provenance = choose_params(settings, study_url, month, data, feature_names())
+    booster, importance = fit_with_selection(data, params, settings)
+    card = card_for(
+        month,
+        data,
+        settings,
+        "lightgbm",
+        params={**BASE_PARAMS, **params},
+        params_provenance=provenance,
         best_iteration=booster.best_iteration,
         features=booster.feature_name(),
-        validation_metrics=scores,
         importance=importance.head(IMPORTANCE_ROWS_KEPT).to_dict(orient="records"),
     )
-    verdicts = {
-        GATE: gate(settings, scores["roc_auc"], earlier),
-        NO_PROTECTED_INPUTS: compliance.protected_inputs(booster.feature_name()),
-        DECLARED_DIRECTIONS: compliance.declared_directions_hold(booster, data.validation),
-    }
-    return MonthModel(booster, card, verdicts, earlier, labels, probabilities, importance)
+    return judged(LightGBMScorer(booster), card, data, settings, previous), importance
 
 
-def promoted(model: MonthModel) -> bool:
-    return all(verdict.passed for verdict in model.verdicts.values())
+def scorecard_candidate(
+    month: str, data: TrainingData, settings: ModelSettings, importance: pd.DataFrame, previous: PreviousModel | None
+) -> Candidate:
+    """The scorecard on the LightGBM's top features by gain, fitted on the same training rows."""
+    names = importance.loc[importance["gain"] > 0, "feature"].head(settings.scorecard_characteristics).tolist()
+    _, table = scorecard.fit_scorecard(data.train, names, settings.seed, settings.num_threads)
+    spread = [{"feature": item.name, "gain": max(item.points) - min(item.points)} for item in table.characteristics]
+    card = card_for(
+        month,
+        data,
+        settings,
+        scorecard.FAMILY,
+        params={"pdo": scorecard.PDO, "odds": scorecard.ODDS, "base_points": scorecard.BASE_POINTS},
+        params_provenance={
+            "source": "optbinning monotonic WoE binning + logistic regression",
+            "characteristics": f"the LightGBM's top {settings.scorecard_characteristics} features by gain",
+        },
+        best_iteration=0,
+        features=table.feature_name(),
+        importance=sorted(spread, key=lambda row: (-row["gain"], row["feature"])),
+    )
+    return judged(ScorecardScorer(table), card, data, settings, previous)
 
 
-def refusal(model: MonthModel) -> str:
-    """Why the model is not promoted: every failed verdict."""
-    return "; ".join(f"{name}: {verdict.description}" for name, verdict in model.verdicts.items() if not verdict.passed)
+def train_month_models(
+    month: str, data: TrainingData, settings: ModelSettings, study_url: str, previous: Model | None
+) -> MonthModels:
+    """Train both candidates on the month's window and judge each against the previous champion."""
+    earlier = score_previous(previous, data.validation)
+    lightgbm, importance = lightgbm_candidate(month, data, settings, study_url, earlier)
+    card = scorecard_candidate(month, data, settings, importance, earlier)
+    return MonthModels(
+        {lightgbm.family: lightgbm, card.family: card}, data.validation[schema.TARGET_COLUMN], earlier, importance
+    )
+
+
+def choose_champion(rule: str, candidates: dict[str, Candidate]) -> Candidate | None:
+    """The named family if it passes, or the passing candidate with the best validation AUC; None if none may be."""
+    if rule != BEST_VALIDATION_AUC:
+        return candidates[rule] if candidates[rule].passed else None
+    passing = [c for c in candidates.values() if c.passed]
+    return max(passing, key=lambda c: (c.model.card.validation_metrics["roc_auc"] or 0.0, c.family), default=None)
+
+
+def judged_for_checks(rule: str, candidates: dict[str, Candidate], champion: Candidate | None) -> Candidate:
+    """Whose verdicts the model asset's checks report: the champion, else the candidate the rule prefers."""
+    if champion is not None:
+        return champion
+    if rule != BEST_VALIDATION_AUC:
+        return candidates[rule]
+    return max(candidates.values(), key=lambda c: (c.model.card.validation_metrics["roc_auc"] or 0.0, c.family))

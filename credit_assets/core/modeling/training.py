@@ -18,7 +18,6 @@ from credit_assets.core.months import month_sequence, months_between
 
 # Reads one stored feature month, optionally only some columns: (month, columns) -> frame.
 FeatureLoader = Callable[[str, list[str] | None], pd.DataFrame]
-HISTORY_VALIDATION_SHARE = 0.1  # when only the history is labelled, its latest rows are the validation slice
 
 BASE_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -46,6 +45,17 @@ class TrainingData:
     validation: pd.DataFrame
     train_months: list[str]
     validation_months: list[str]
+    min_validation_defaults: int
+    max_validation_share: float
+
+    @property
+    def validation_defaults(self) -> int:
+        return int(self.validation[schema.TARGET_COLUMN].sum())
+
+    @property
+    def validation_sufficient(self) -> bool:
+        """Whether the slice holds the defaults asked for; when not, its AUC and calibration are not to be trusted."""
+        return self.validation_defaults >= self.min_validation_defaults
 
     def window(self) -> dict[str, Any]:
         return {
@@ -53,6 +63,11 @@ class TrainingData:
             "validation_months": self.validation_months,
             "train_rows": len(self.train),
             "validation_rows": len(self.validation),
+            "validation_defaults": self.validation_defaults,
+            "validation_first_id": int(self.validation[schema.ID_COLUMN].iloc[0]),
+            "min_validation_defaults": self.min_validation_defaults,
+            "max_validation_share": self.max_validation_share,
+            "validation_sufficient": self.validation_sufficient,
             "train_sha256": frame_hash(self.train),
             "validation_sha256": frame_hash(self.validation),
         }
@@ -75,8 +90,8 @@ def require_contiguous(stored_months: list[str], month: str) -> None:
         raise ValueError(f"Features for {holes} are missing: materialise those months before {month}.")
 
 
-def training_data(stored_months: list[str], load: FeatureLoader, month: str) -> TrainingData:
-    """Every labelled stored feature month before `month`; the latest one is the out-of-time validation slice."""
+def training_data(stored_months: list[str], load: FeatureLoader, month: str, settings: ModelSettings) -> TrainingData:
+    """Every labelled stored feature month before `month`, split out of time by `split_out_of_time`."""
     require_contiguous(stored_months, month)
     earlier = [key for key in stored_months if key < month]
     labelled = [key for key in earlier if load(key, [schema.TARGET_COLUMN])[schema.TARGET_COLUMN].notna().all()]
@@ -85,18 +100,29 @@ def training_data(stored_months: list[str], load: FeatureLoader, month: str) -> 
             f"No labelled month before {month}: its model needs the history and labelled months before it "
             "(materialise features for earlier months first)."
         )
-    return split_out_of_time({key: load(key, None) for key in labelled})
+    frames = {key: load(key, None) for key in labelled}
+    return split_out_of_time(frames, settings.min_validation_defaults, settings.max_validation_share)
 
 
-def split_out_of_time(frames: dict[str, pd.DataFrame]) -> TrainingData:
-    """Labelled feature months: the latest one validates; with only one month, its newest rows do."""
+def split_out_of_time(frames: dict[str, pd.DataFrame], min_defaults: int, max_share: float) -> TrainingData:
+    """The newest labelled rows (months in order, IDs ascending within a month) validate, taken back in time until
+    they hold `min_defaults` defaults or `max_share` of the rows; everything older trains."""
     months = sorted(frames)
-    if len(months) == 1:
-        only = frames[months[0]].sort_values(schema.ID_COLUMN)
-        cut = int(len(only) * (1 - HISTORY_VALIDATION_SHARE))
-        return TrainingData(only.iloc[:cut], only.iloc[cut:], months, months)
-    train = pd.concat([frames[key] for key in months[:-1]], ignore_index=True)
-    return TrainingData(train, frames[months[-1]], months[:-1], months[-1:])
+    ordered = [frames[key].sort_values(schema.ID_COLUMN) for key in months]
+    month_of_row = np.repeat(months, [len(frame) for frame in ordered])
+    rows = pd.concat(ordered, ignore_index=True)
+    defaults_from_row = rows[schema.TARGET_COLUMN].to_numpy()[::-1].cumsum()[::-1]
+    enough = np.flatnonzero(defaults_from_row >= min_defaults)
+    earliest_allowed = int(np.ceil(len(rows) * (1 - max_share)))
+    start = min(max(int(enough[-1]) if enough.size else 0, earliest_allowed), len(rows) - 1)
+    return TrainingData(
+        rows.iloc[:start],
+        rows.iloc[start:],
+        sorted(set(month_of_row[:start])),
+        sorted(set(month_of_row[start:])),
+        min_defaults,
+        max_share,
+    )
 
 
 def lgb_dataset(frame: pd.DataFrame, features: list[str], reference: lgb.Dataset | None = None) -> lgb.Dataset:

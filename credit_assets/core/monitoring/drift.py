@@ -3,14 +3,13 @@
 The reference is the model's window as its card states it (train + validation feature months). Per feature:
 the population stability index over the reference's deciles (levels for categoricals; missing values are a
 bin of their own) and the two-sample KS statistic; for the model's output: the PSI of this month's forecasts
-against the stored booster's predictions on its validation slice. The checks judge the model's most
+against the stored model's predictions on its validation slice. The checks judge the model's most
 important features (by gain, from the card) and the predictions with the thresholds the asset ran with.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -18,7 +17,8 @@ from scipy import stats
 from credit_assets.core import plots
 from credit_assets.core.contract import schema
 from credit_assets.core.modeling.card import ModelCard
-from credit_assets.core.modeling.training import FeatureLoader, frame_hash, predict, split_out_of_time
+from credit_assets.core.modeling.models import Model
+from credit_assets.core.modeling.training import FeatureLoader, frame_hash, split_out_of_time
 from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
@@ -106,7 +106,8 @@ def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | N
 def model_reference(window: dict[str, Any], load: FeatureLoader) -> Reference:
     """The feature months of a model card's window, with the validation slice the model was judged on."""
     months = sorted(set(window["train_months"]) | set(window["validation_months"]))
-    data = split_out_of_time({month: load(month, None) for month in months})
+    frames = {month: load(month, None) for month in months}
+    data = split_out_of_time(frames, window["min_validation_defaults"], window["max_validation_share"])
     return Reference(months, pd.concat([data.train, data.validation], ignore_index=True), data.validation)
 
 
@@ -138,14 +139,14 @@ def measure(
     month: str,
     current: pd.DataFrame,
     forecast_probabilities: pd.Series,
-    model: tuple[lgb.Booster, ModelCard],
+    model: Model,
     load: FeatureLoader,
     settings: DriftSettings,
 ) -> Drift:
     """Every drift figure of the month against its model's own data (`load` reads the model's feature months)."""
-    booster, card = model
+    card = model.card
     reference = model_reference(card.window, load)
-    expected = pd.Series(predict(booster, reference.validation))
+    expected = pd.Series(model.predict(reference.validation))
     return Drift(
         month=month,
         model_version=card.version,

@@ -13,12 +13,14 @@ import pandas as pd
 
 from credit_assets.core import plots
 from credit_assets.core.contract import schema
+from credit_assets.core.modeling.calibration import band_table, calibration_verdict
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.training import metrics
 from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
-CALIBRATION_BINS = 10
+CALIBRATION_SIGNIFICANCE = 0.01  # per month, over all score bands
+CALIBRATION_MIN_DEFAULTS = 30  # fewer defaults make a per-band binomial test meaningless
 AUC_WARNING_GAP = 0.05  # forecast AUC this far below the model's validation AUC raises a warning
 BACKTEST_COLUMNS = ["month", "rows", "roc_auc", "validation_roc_auc", "brier", "positive_rate"]
 
@@ -41,16 +43,6 @@ class Performance(JsonRecord):
     calibration: list[dict[str, Any]] = field(default_factory=list)
 
 
-def calibration_table(labels: pd.Series, probabilities: pd.Series) -> pd.DataFrame:
-    """Mean predicted probability against the observed default rate in deciles of the prediction."""
-    bins = pd.qcut(probabilities.rank(method="first"), CALIBRATION_BINS, labels=False)
-    grouped = pd.DataFrame({"bin": bins, "predicted": probabilities, "observed": labels}).groupby("bin")
-    table = grouped.agg(
-        rows=("observed", "size"), mean_predicted=("predicted", "mean"), observed_rate=("observed", "mean")
-    )
-    return table.reset_index().astype({"bin": "int64", "rows": "int64"})
-
-
 def measure(month: str, validated: pd.DataFrame, forecasts: pd.DataFrame, card: ModelCard) -> Performance:
     """Performance of the month's forecasts against the labels of its validated applications."""
     if schema.TARGET_COLUMN not in validated.columns:
@@ -66,7 +58,7 @@ def measure(month: str, validated: pd.DataFrame, forecasts: pd.DataFrame, card: 
         **metrics(labels, probabilities.to_numpy()),
         validation_roc_auc=card.validation_metrics["roc_auc"],
         model_version=card.version,
-        calibration=calibration_table(labels, probabilities).to_dict(orient="records"),
+        calibration=band_table(labels.to_numpy(), probabilities.to_numpy()).to_dict(orient="records"),
     )
 
 
@@ -91,6 +83,13 @@ def auc_holds_up(result: Performance) -> Verdict:
     )
 
 
+def calibrated(result: Performance) -> Verdict:
+    """Warn when a labelled month's forecasts are clearly miscalibrated in some score band."""
+    if not result.labelled:
+        return Verdict(True, "not evaluated: no labels yet", Severity.WARN, {"evaluated": False})
+    return calibration_verdict(pd.DataFrame(result.calibration), CALIBRATION_SIGNIFICANCE, CALIBRATION_MIN_DEFAULTS)
+
+
 def backtest_png(table: pd.DataFrame) -> bytes:
     figure, axes = plots.new_figure(7, 4)
     axes.plot(table["month"], table["roc_auc"], marker="o", label="forecast month (labels)")
@@ -98,14 +97,4 @@ def backtest_png(table: pd.DataFrame) -> bytes:
     axes.set(xlabel="month", ylabel="ROC AUC", title="Rolling backtest")
     axes.legend(loc="lower left")
     axes.tick_params(axis="x", rotation=45)
-    return plots.png_bytes(figure)
-
-
-def calibration_png(month: str, table: pd.DataFrame) -> bytes:
-    figure, axes = plots.new_figure(5, 5)
-    top = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 0.01))
-    axes.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect calibration")
-    axes.plot(table["mean_predicted"], table["observed_rate"], marker="o", label="deciles")
-    axes.set(xlabel="mean predicted probability", ylabel="observed default rate", title=f"Calibration {month}")
-    axes.legend(loc="upper left")
     return plots.png_bytes(figure)

@@ -4,6 +4,7 @@ import dagster as dg
 
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features, feature_names, feature_sources, require_consistent_contract
+from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import TrainingData, training_data
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.metadata import table_schema
@@ -46,9 +47,12 @@ def features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
     )
 
 
-def training_window(context: dg.AssetExecutionContext, storage: StorageResource, month: str) -> TrainingData:
+def training_window(
+    context: dg.AssetExecutionContext, storage: StorageResource, month: str, settings: ModelSettings
+) -> TrainingData:
     """The labelled feature months before `month`, split out of time; a failure naming what to materialise."""
     try:
-        return training_data(storage.table_months(context, features), storage.table_loader(context, features), month)
+        months, load = storage.table_months(context, features), storage.table_loader(context, features)
+        return training_data(months, load, month, settings)
     except ValueError as error:
         raise dg.Failure(str(error)) from error

@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from credit_assets.core.modeling.calibration import reliability_png
 from credit_assets.core.monitoring import performance
 from credit_assets.core.monitoring.performance import Performance
 from credit_assets.defs.assets.forecasts import forecasts
@@ -29,7 +30,7 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
         month,
         storage.read_table(context, validated_applications, month),
         storage.read_table(context, forecasts, month),
-        storage.read_model(context, model, month)[1],
+        storage.read_model(context, model, month).card,
     )
     storage.write_report(context, RESULT_FILE, result.to_dict())
     if not result.labelled:
@@ -41,7 +42,8 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
         [Performance.from_dict(storage.read_report(context, ASSET_KEY, key, RESULT_FILE)) for key in earlier]
     )
     calibration = pd.DataFrame(result.calibration)
-    calibration_png, backtest_png = performance.calibration_png(month, calibration), performance.backtest_png(history)
+    calibration_png = reliability_png(f"Calibration of the {month} forecasts", {"forecasts": calibration})
+    backtest_png = performance.backtest_png(history)
     storage.write_report_files(context, {"calibration.png": calibration_png, "backtest.png": backtest_png})
     return dg.MaterializeResult(
         metadata={
@@ -65,3 +67,13 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
 def auc_holds_up(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     stored = storage.read_report(context, forecast_performance, context.partition_key, RESULT_FILE)
     return check_result(performance.auc_holds_up(Performance.from_dict(stored)))
+
+
+@monthly_check(
+    asset=forecast_performance,
+    description="Once labelled, no score band's default rate is clearly off its probability (binomial test per band, "
+    f"{performance.CALIBRATION_SIGNIFICANCE} Bonferroni-corrected).",
+)
+def calibrated(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    stored = storage.read_report(context, forecast_performance, context.partition_key, RESULT_FILE)
+    return check_result(performance.calibrated(Performance.from_dict(stored)))

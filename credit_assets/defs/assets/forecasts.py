@@ -1,8 +1,10 @@
-"""forecasts: every application of month M with its default probability, decision, reasons and model version.
+"""forecasts: every application of month M with its champion's calibrated default probability, decision, reasons
+and model version.
 
 The export for people outside Dagster holds SK_ID_CURR and model outputs only.
 """
 
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +21,7 @@ from credit_assets.defs.partitions import monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 ForecastConfig = config_class(Cutoffs, "ForecastConfig")
+CUTOFFS_FILE = "cutoffs.json"
 
 
 def export_path(storage: StorageResource, month: str) -> Path:
@@ -37,14 +40,17 @@ def forecasts(
     """Score the month with its model and export the forecasts atomically."""
     month = context.partition_key
     cutoffs = to_settings(config, Cutoffs)
-    booster, card = storage.read_model(context, model, month)
-    frame = score(storage.read_table(context, features, month), booster, card.version, cutoffs)
+    champion = storage.read_model(context, model, month)
+    frame = score(storage.read_table(context, features, month), champion, cutoffs)
     storage.write_table(context, frame)
+    storage.write_report(context, CUTOFFS_FILE, asdict(cutoffs))  # what decision economics judges
     export = write_csv(export_path(storage, month), frame)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(frame),
-            "model_version": card.version,
+            "model_version": champion.version,
+            "model_family": champion.card.family,
+            **{name: value for name, value in asdict(cutoffs).items()},
             "mean_probability": float(frame["default_probability"].mean()),
             "decision_shares": dg.MetadataValue.json(decision_shares(frame)),
             "export": dg.MetadataValue.path(str(export)),

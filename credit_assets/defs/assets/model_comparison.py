@@ -1,45 +1,48 @@
-"""model_comparison: the article's PyCaret model comparison, rebuilt with scikit-learn Pipelines (on request)."""
+"""model_comparison: the month's champion and challenger scored in shadow on the same applications and cut-offs."""
 
 import dagster as dg
-import pandas as pd
 
 from credit_assets.core.modeling import comparison
-from credit_assets.core.modeling.comparison import ComparisonSettings
-from credit_assets.defs.assets.features import features, training_window
-from credit_assets.defs.config import config_class, to_settings
+from credit_assets.core.scoring import Cutoffs
+from credit_assets.defs.assets.features import features
+from credit_assets.defs.assets.forecasts import CUTOFFS_FILE, forecasts
+from credit_assets.defs.assets.model import model
 from credit_assets.defs.metadata import image, table
-from credit_assets.defs.partitions import PREVIOUS_MONTH, monthly_asset
+from credit_assets.defs.partitions import monthly_asset
 from credit_assets.defs.storage import StorageResource
 
-ComparisonConfig = config_class(ComparisonSettings)
+ASSET_KEY = dg.AssetKey("model_comparison")
 
 
 @monthly_asset(
-    deps=[dg.AssetDep(features, partition_mapping=PREVIOUS_MONTH)],
-    group_name="comparison",
-    kinds={"scikit-learn", "lightgbm"},
-    description="Five model families on the model's out-of-time split (the article's PyCaret comparison).",
+    deps=[model, features, forecasts],
+    group_name="governance",
+    kinds={"lightgbm", "scikit-learn"},
+    description="Champion against challenger on the month in shadow (validation and forecast AUC, calibration, "
+    "approval and bad rates at the cut-offs) and the same table over every month so far.",
 )
-def model_comparison(
-    context: dg.AssetExecutionContext, config: ComparisonConfig, storage: StorageResource
-) -> dg.MaterializeResult:
-    """Train and score every candidate; store the ranking as JSON and show it as a table and chart."""
+def model_comparison(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Score the month with every candidate of its promotion decision and store the comparison."""
     month = context.partition_key
-    data = training_window(context, storage, month)
-    report = comparison.run_comparison(month, data, to_settings(config, ComparisonSettings), context.log.info)
-    path = storage.write_report(context, comparison.REPORT_FILE, report)
-    results = pd.DataFrame(report["models"])
-    chart = comparison.auc_chart(month, results)
-    storage.write_report_files(context, {comparison.CHART_FILE: chart})
+    decision = storage.read_decision(context, model, month)
+    candidates = [storage.load_version(context, model, item["version"]) for item in decision["candidates"]]
+    cutoffs = Cutoffs(**storage.read_report(context, forecasts, month, CUTOFFS_FILE))
+    rows = comparison.compare_month(
+        month, decision["champion"], candidates, storage.read_table(context, features, month), cutoffs
+    )
+    storage.write_report(context, comparison.REPORT_FILE, rows)
+    earlier = [key for key in storage.report_months(context, ASSET_KEY, comparison.REPORT_FILE) if key <= month]
+    history = comparison.history_table(
+        [storage.read_report(context, ASSET_KEY, key, comparison.REPORT_FILE) for key in earlier]
+    )
+    chart = comparison.auc_png(history)
+    storage.write_report_files(context, {"auc.png": chart})
     return dg.MaterializeResult(
         metadata={
-            "comparison": table(results),
-            "roc_auc_chart": image(chart, "ROC AUC per model"),
-            "best_model": report["best_model"],
-            "best_roc_auc": report["models"][0]["roc_auc"],
-            "train_months": ", ".join(data.train_months),
-            "validation_months": ", ".join(data.validation_months),
-            **{key: report[key] for key in ("train_rows", "train_rows_used", "validation_rows")},
-            "report": dg.MetadataValue.path(str(path)),
+            "champion": decision["champion"],
+            "promotion_rule": decision["rule"],
+            "month": table(history[history["month"] == month]),
+            "over_months": table(history),
+            "auc_over_months": image(chart, "AUC per family"),
         }
     )
