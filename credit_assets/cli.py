@@ -6,6 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH
 from credit_assets.core.store import ArtifactStore, default_root
 from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
@@ -120,6 +123,79 @@ def _run_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--month", help="month key (YYYY-MM): which model scored it, and why")
+    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+
+
+def _candidate_line(candidate: dict, champion: str | None) -> str:
+    role = "champion  " if candidate["version"] == champion else "challenger"
+    auc = candidate["validation_metrics"]["roc_auc"]
+    failed = [name for name, verdict in candidate["verdicts"].items() if not verdict["passed"]]
+    calibration = candidate["calibration"]
+    return (
+        f"  {role} {candidate['version']:<28} validation AUC {auc:.4f}  calibration {calibration['method']} "
+        f"(ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f})  "
+        + (f"failed: {', '.join(failed)}" if failed else "passed every blocking check")
+    )
+
+
+def _explain_month(store: ArtifactStore, registry: ModelRegistry, month: str) -> list[str]:
+    """Which version scored the month (from its forecasts) and the decision that promoted it."""
+    decision = registry.decision(month)
+    if decision is None:
+        raise ValueError(f"no promotion decision for {month}: materialise model for {month} first")
+    path = store.table_path("forecasts", month)
+    scored = sorted(pd.read_parquet(path, columns=["model_version"])["model_version"].unique()) if path.exists() else []
+    lines = [
+        f"{month} was scored by {', '.join(scored)}" if scored else f"{month} has no forecasts yet",
+        f"decision #{decision['sequence']} at {decision['decided_at']}: rule {decision['rule']!r} chose "
+        f"{decision['champion'] or 'no model (nothing passed)'}",
+        f"triggered by run {decision['trigger']['run_id']} {decision['trigger']['tags']}",
+        *(_candidate_line(candidate, decision["champion"]) for candidate in decision["candidates"]),
+    ]
+    if decision["champion"] and scored and scored != [decision["champion"]]:
+        lines.append("WARNING: the forecasts predate the newest decision: materialise forecasts for the month again")
+    return lines
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    """List every registry version (checking its hashes), or explain one month's model."""
+    store = ArtifactStore(args.root.resolve())
+    registry = ModelRegistry(store.registry_dir)
+    if args.month:
+        print("\n".join(_explain_month(store, registry, args.month)))
+        return 0
+    champions = {entry["champion"]: entry["month"] for entry in registry.promotions() if entry["champion"]}
+    print(f"{'version':<30}{'family':<11}{'trained for':<13}{'validation AUC':<16}{'calibration':<13}champion of")
+    for card in registry.cards():
+        registry.verify(card.version)
+        months = sorted(m for v, m in champions.items() if v == card.version)
+        auc = card.validation_metrics["roc_auc"]
+        print(
+            f"{card.version:<30}{card.family:<11}{card.month:<13}{auc:<16.4f}{card.calibration['method']:<13}"
+            f"{', '.join(months) or '-'}"
+        )
+    return 0
+
+
+def _add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+
+
+def _run_tuning_dashboard(args: argparse.Namespace) -> int:
+    """Serve optuna-dashboard over the tuning studies (read from the existing SQLite study database)."""
+    from optuna_dashboard import run_server
+
+    database = ArtifactStore(args.root.resolve()).root / "optuna" / "studies.db"
+    if not database.is_file():
+        raise ValueError(f"no study database at {database}: materialise a model first")
+    run_server(f"sqlite:///{database}", host=args.host, port=args.port)
+    return 0
+
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "generate",
@@ -138,6 +214,18 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "land demo months if none are there and run each landed month in order (needs DAGSTER_HOME)",
         lambda _parser: None,
         _run_demo,
+    ),
+    Subcommand(
+        "models",
+        "list the registry's model versions, or say which model scored a month and why (--month)",
+        _add_models_arguments,
+        _run_models,
+    ),
+    Subcommand(
+        "tuning-dashboard",
+        "browse the Optuna tuning studies in optuna-dashboard (http://127.0.0.1:8080 by default)",
+        _add_dashboard_arguments,
+        _run_tuning_dashboard,
     ),
 )
 

@@ -110,19 +110,31 @@ def as_input(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def fit_scorecard(train: pd.DataFrame, names: list[str], seed: int, threads: int) -> tuple[Scorecard, PointsTable]:
-    """Fit the scorecard on the training rows; returns optbinning's object and its exported points table."""
-    card = Scorecard(
-        binning_process=binning_process(names),
-        estimator=LogisticRegression(max_iter=1_000, random_state=seed),
-        scaling_method="pdo_odds",
-        scaling_method_params={"pdo": PDO, "odds": ODDS, "scorecard_points": BASE_POINTS},
-    )
-    with threadpool_limits(limits=threads):
-        card.fit(as_input(train, names), train[schema.TARGET_COLUMN].astype("int64").to_numpy())
-    return card, export(card, names)
+    """Fit the scorecard on the training rows; returns optbinning's object and its exported points table.
+
+    A characteristic whose logistic coefficient comes out with the wrong sign (collinearity can flip one) would
+    make its points run against its own bins' risk, so it is dropped and the card refitted: the usual practice.
+    """
+    labels = train[schema.TARGET_COLUMN].astype("int64").to_numpy()
+    kept = list(names)
+    while True:
+        card = Scorecard(
+            binning_process=binning_process(kept),
+            estimator=LogisticRegression(max_iter=1_000, random_state=seed),
+            scaling_method="pdo_odds",
+            scaling_method_params={"pdo": PDO, "odds": ODDS, "scorecard_points": BASE_POINTS},
+        )
+        with threadpool_limits(limits=threads):
+            card.fit(as_input(train, kept), labels)
+        selected = list(card.binning_process_.get_support(names=True))
+        # optbinning's WoE is log(non-event share / event share): every sound coefficient is negative
+        wrong = [name for name, coef in zip(selected, np.ravel(card.estimator_.coef_), strict=True) if coef >= 0]
+        if not wrong or len(wrong) == len(selected):
+            return card, export(card)
+        kept = [name for name in kept if name not in wrong]
 
 
-def export(card: Scorecard, names: list[str]) -> PointsTable:
+def export(card: Scorecard) -> PointsTable:
     """The fitted scorecard as a points table (optbinning's rows per variable: bins, then Special, then Missing)."""
     factor = PDO / np.log(2)
     offset = BASE_POINTS - factor * np.log(ODDS)

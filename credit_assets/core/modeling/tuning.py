@@ -3,6 +3,7 @@
 from typing import Any
 
 import optuna
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from credit_assets.core.contract import schema
@@ -78,3 +79,12 @@ def choose_params(
         "trials": len(latest.trials),
         "best_validation_auc": latest.best_value,
     }
+
+
+def study_trials(study_url: str, study_name: str) -> pd.DataFrame:
+    """Every trial of a stored study (number, state, value, parameters); empty when there is no such study."""
+    names = {summary.study_name for summary in optuna.get_all_study_summaries(storage=study_url)}
+    if study_name not in names:
+        return pd.DataFrame()
+    frame = optuna.load_study(study_name=study_name, storage=study_url).trials_dataframe()
+    return frame.assign(state=frame["state"].astype(str)) if "state" in frame else frame
