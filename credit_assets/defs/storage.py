@@ -91,6 +91,13 @@ class StorageResource(dg.ConfigurableResource):
         except (MissingArtifact, RegistryError) as error:
             raise dg.Failure(str(error)) from error
 
+    def register(self, model: Model) -> tuple[Model, bool]:
+        """Keep a trained model in the registry (a no-op when that version is stored); whether it is new."""
+        try:
+            return self.registry.register(model)
+        except RegistryError as error:
+            raise dg.Failure(str(error)) from error
+
     def read_decision(self, context: Context, asset: AssetRef, month: str) -> dict[str, Any]:
         """The newest promotion decision for the month: champion, challengers, rule and trigger."""
         self._readable(context, asset, month)

@@ -8,6 +8,7 @@ import pytest
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features, feature_names
 from credit_assets.core.modeling import compliance
+from credit_assets.core.modeling.models import LightGBMScorer
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import fit, split_out_of_time
 from credit_assets_tests.conftest import contract_frame
@@ -48,17 +49,17 @@ def against_the_declared_direction() -> pd.DataFrame:
 def test_an_unconstrained_model_on_data_against_a_declared_direction_is_blocked(
     against_the_declared_direction: pd.DataFrame,
 ) -> None:
-    data = split_out_of_time({"2020-09": against_the_declared_direction})
+    data = split_out_of_time({"2020-09": against_the_declared_direction}, min_defaults=200, max_share=0.3)
     booster = fit(data, feature_names(), {}, ModelSettings(**QUICK, monotone=False))
-    verdict = compliance.declared_directions_hold(booster, data.validation)
+    verdict = compliance.declared_directions_hold(LightGBMScorer(booster), data.validation)
     assert not verdict.passed
     assert "EXT_SOURCE_3 (lower must raise risk;" in verdict.description
     assert verdict.figures["violations"]["EXT_SOURCE_3"] > 0
 
 
 def test_the_constrained_model_follows_every_declared_direction(against_the_declared_direction: pd.DataFrame) -> None:
-    data = split_out_of_time({"2020-09": against_the_declared_direction})
+    data = split_out_of_time({"2020-09": against_the_declared_direction}, min_defaults=200, max_share=0.3)
     booster = fit(data, feature_names(), {}, ModelSettings(**QUICK))
-    verdict = compliance.declared_directions_hold(booster, data.validation)
+    verdict = compliance.declared_directions_hold(LightGBMScorer(booster), data.validation)
     assert verdict.passed, verdict.description
     assert verdict.figures["swept_features"] == 26

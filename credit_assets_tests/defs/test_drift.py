@@ -12,7 +12,8 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from credit_assets.core.contract import schema
-from credit_assets.core.modeling.card import load_model
+from credit_assets.core.modeling.registry import ModelRegistry
+from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import frame_hash, training_data
 from credit_assets.core.monitoring.drift import model_reference
 from credit_assets.core.months import landing_file_name
@@ -89,7 +90,7 @@ def test_clean_month_passes_and_records_every_figure(scored: StorageResource) ->
     checks = evaluations(result)
     assert checks["important_features_stable"].passed and checks["prediction_distribution_stable"].passed
     figures = stored(scored)
-    card = load_model(scored.store.artifact_dir("model", MONTH))[1]
+    card = ModelRegistry(scored.store.registry_dir).champion(MONTH).card
     assert figures["thresholds"] == {"warn_psi": 0.1, "error_psi": 0.25}
     assert figures["reference_months"] == [HISTORY] and figures["validation_slice_matches_card"]
     assert figures["top_features"] == [item["feature"] for item in card.importance[:10]]
@@ -176,9 +177,7 @@ def test_one_row_month_and_all_missing_features_do_not_crash(scored: StorageReso
 @pytest.mark.parametrize("month", [MONTH, "2020-11"])
 def test_reference_is_exactly_the_models_own_data(month: str, scored: StorageResource) -> None:
     load = lambda key, columns: scored.store.read_table("features", key, columns)  # noqa: E731
-    data = training_data(
-        scored.store.table_months("features"), load, month
-    )  # 2020-10: history 90/10; 2020-11: + 2020-10
+    data = training_data(scored.store.table_months("features"), load, month, ModelSettings())
     reference = model_reference(data.window(), load)
     assert frame_hash(reference.validation) == data.window()["validation_sha256"]
     assert len(reference.rows) == len(data.train) + len(data.validation)

@@ -1,4 +1,5 @@
-"""features -> model -> forecasts -> forecast_performance with real LightGBM and Optuna on small generated data."""
+"""features -> model -> forecasts -> forecast_performance and the governance assets with real LightGBM, optbinning and
+Optuna on small generated data."""
 
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from credit_assets.core import features as catalogue
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features, feature_names
-from credit_assets.core.modeling.card import load_model
+from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.scoring import NO_REASON, REASON_COUNT, allowed_statements, reason_columns, statement
 from credit_assets.core.store import read_json
 from credit_assets.defs.storage import StorageResource
@@ -28,6 +29,11 @@ from credit_assets_tests.support.materialise import (
 
 HISTORY, FIRST, SECOND, THIRD = MONTHS
 SCORE_ONLY = ["model", "forecasts", "adverse_action_notices", "forecast_performance"]
+GOVERNANCE = ["model_comparison", "decision_economics", "model_documentation"]
+
+
+def registry(storage: StorageResource) -> ModelRegistry:
+    return ModelRegistry(storage.store.registry_dir)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +45,7 @@ def scored_template(tmp_path_factory: pytest.TempPathFactory, small_landing: Pat
     for month in MONTHS:
         assert materialize_month(storage, month, INGEST).success
     for month in (FIRST, SECOND):
-        result = materialize_month(storage, month, SCORE_ONLY)
+        result = materialize_month(storage, month, [*SCORE_ONLY, *GOVERNANCE])
         assert result.success, failure_message(result)
     return root
 
@@ -51,20 +57,17 @@ def scored(tmp_path: Path, scored_template: Path) -> StorageResource:
 
 def test_no_model_sees_its_own_month(scored: StorageResource) -> None:
     for month in (FIRST, SECOND):
-        card = load_model(scored.store.artifact_dir("model", month))[1]
-        window = card.window
+        window = registry(scored).champion(month).card.window
         assert window["train_months"] and all(m < month for m in window["train_months"] + window["validation_months"])
-    assert load_model(scored.store.artifact_dir("model", SECOND))[1].window["validation_months"] == [FIRST]
+    assert registry(scored).champion(SECOND).card.window["validation_months"][-1] == FIRST
 
 
 def test_reloaded_model_predicts_exactly_the_forecasts(scored: StorageResource) -> None:
-    booster, card = load_model(scored.store.artifact_dir("model", SECOND))
+    champion = registry(scored).champion(SECOND)
     forecasts = scored.store.read_table("forecasts", SECOND)
     features = scored.store.read_table("features", SECOND)
-    np.testing.assert_array_equal(
-        booster.predict(features[booster.feature_name()]), forecasts["default_probability"].to_numpy()
-    )
-    assert set(forecasts["model_version"]) == {card.version}
+    np.testing.assert_array_equal(champion.predict(features), forecasts["default_probability"].to_numpy())
+    assert set(forecasts["model_version"]) == {champion.version} == {registry(scored).decision(SECOND)["champion"]}
 
 
 def test_forecasts_cover_every_application_with_probabilities_decisions_and_reasons(scored: StorageResource) -> None:
@@ -88,11 +91,11 @@ def test_forecasts_cover_every_application_with_probabilities_decisions_and_reas
 def test_reasons_of_adverse_decisions_are_catalogue_statements_of_the_largest_contributions(
     scored: StorageResource,
 ) -> None:
-    booster, _ = load_model(scored.store.artifact_dir("model", SECOND))
+    scorer = registry(scored).champion(SECOND).scorer
     features = scored.store.read_table("features", SECOND)
     forecasts = scored.store.read_table("forecasts", SECOND)
-    names = booster.feature_name()
-    contributions = booster.predict(features[names], pred_contrib=True)[:, : len(names)]
+    names = scorer.feature_name()
+    contributions = scorer.contributions(features)[:, : len(names)]
     reasons = catalogue.reasons()
     adverse = forecasts.index[forecasts["decision"] != "approve"]
     assert 0 < len(adverse) < len(forecasts)
@@ -130,14 +133,36 @@ def test_forecast_auc_is_well_above_chance_and_near_the_oracle(scored: StorageRe
     assert performance["roc_auc"] == pytest.approx(model_auc)
 
 
-def test_same_inputs_and_seeds_give_byte_identical_model_and_forecasts(scored: StorageResource) -> None:
-    model_before = (scored.store.artifact_dir("model", SECOND) / "model.txt").read_bytes()
+def test_a_rerun_with_the_same_inputs_adds_no_version_and_appends_one_decision(scored: StorageResource) -> None:
+    models = scored.store.registry_dir / "models"
+    stored_before = {path.relative_to(models): path.read_bytes() for path in models.rglob("*") if path.is_file()}
+    log_before = registry(scored).log_path.read_bytes()
     forecasts_before = (scored.store.forecasts_dir / f"forecasts_{SECOND}.csv").read_bytes()
     parquet_before = scored.store.table_path("forecasts", SECOND).read_bytes()
     assert materialize_month(scored, SECOND, SCORE_ONLY).success
-    assert (scored.store.artifact_dir("model", SECOND) / "model.txt").read_bytes() == model_before
+    stored_after = {path.relative_to(models): path.read_bytes() for path in models.rglob("*") if path.is_file()}
+    assert stored_after == stored_before and len({path.parts[0] for path in stored_after}) == 4  # 2 months x 2
+    log_after = registry(scored).log_path.read_bytes()
+    assert log_after.startswith(log_before) and log_after.count(b"\n") == log_before.count(b"\n") + 1
+    newest = registry(scored).promotions()[-1]
+    assert newest["month"] == SECOND and not any(c["new_version"] for c in newest["candidates"])
     assert (scored.store.forecasts_dir / f"forecasts_{SECOND}.csv").read_bytes() == forecasts_before
     assert scored.store.table_path("forecasts", SECOND).read_bytes() == parquet_before
+
+
+def test_a_changed_window_adds_versions_and_the_old_champion_still_predicts_identically(
+    scored: StorageResource,
+) -> None:
+    old = registry(scored).champion(SECOND)
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    result = materialize_month(scored, SECOND, ["model"], model_config={"min_validation_defaults": 100})
+    assert result.success, failure_message(result)
+    new = registry(scored).champion(SECOND)
+    assert new.version != old.version and new.card.window != old.card.window
+    assert len(list((scored.store.registry_dir / "models").iterdir())) == 6
+    reloaded = registry(scored).load(old.version)
+    features = scored.store.read_table("features", SECOND)
+    np.testing.assert_array_equal(reloaded.predict(features), forecasts["default_probability"].to_numpy())
 
 
 def test_champion_gate_blocks_a_model_trained_on_shuffled_labels(scored: StorageResource) -> None:
@@ -150,7 +175,9 @@ def test_champion_gate_blocks_a_model_trained_on_shuffled_labels(scored: Storage
     assert not result.success
     assert "champion_gate" in failed_checks(result)
     assert "below" in failed_checks(result)["champion_gate"]
-    assert not (scored.store.artifact_dir("model", THIRD) / "model.txt").exists()
+    decision = registry(scored).decision(THIRD)
+    assert decision["champion"] is None and len(decision["candidates"]) == 2  # refused, logged, both kept
+    assert all(registry(scored).load(c["version"]) for c in decision["candidates"])
     assert not scored.store.table_path("forecasts", THIRD).exists()
 
 
@@ -167,11 +194,70 @@ def test_a_hole_in_the_training_window_is_refused(scored: StorageResource) -> No
     assert f"Features for ['{FIRST}'] are missing" in failure_message(result)
 
 
-def test_unloadable_model_file_gives_a_clear_error(scored: StorageResource) -> None:
-    (scored.store.artifact_dir("model", SECOND) / "model.txt").write_text("not a model")
+def test_a_registry_file_that_no_longer_matches_its_hash_is_refused_and_kept(scored: StorageResource) -> None:
+    version = registry(scored).decision(SECOND)["champion"]
+    tampered = registry(scored).folder(version) / "model.txt"
+    tampered.write_text(tampered.read_text().replace("tree_sizes", "tree_sizes ", 1))
+    changed = tampered.read_bytes()
+    for selection in (["forecasts"], ["model"]):
+        result = materialize_month(scored, SECOND, selection)
+        assert not result.success
+        assert f"Registry entry {version}: {tampered} no longer matches its recorded SHA-256" in failure_message(result)
+    assert tampered.read_bytes() == changed  # nothing overwritten: the evidence stays
+
+
+def test_the_promotion_log_refuses_an_edited_line(scored: StorageResource) -> None:
+    log = registry(scored).log_path
+    log.write_text(log.read_text().replace('"rule": "lightgbm"', '"rule": "scorecard"', 1))
     result = materialize_month(scored, SECOND, ["forecasts"])
     assert not result.success
-    assert "cannot be loaded by LightGBM" in failure_message(result)
+    assert f"{log} line 1 breaks the chain: the log was edited." in failure_message(result)
+
+
+def test_a_promotion_rule_naming_no_model_is_refused(scored: StorageResource) -> None:
+    log_before = registry(scored).log_path.read_bytes()
+    result = materialize_month(scored, SECOND, ["model"], model_config={"promotion_rule": "xgboost"})
+    assert not result.success
+    assert "promotion_rule 'xgboost' names no model" in failure_message(result)
+    assert registry(scored).log_path.read_bytes() == log_before
+
+
+def test_the_scorecard_as_champion_scores_the_month_with_catalogue_reasons(scored: StorageResource) -> None:
+    result = materialize_month(scored, SECOND, ["model", "forecasts"], model_config={"promotion_rule": "scorecard"})
+    assert result.success, failure_message(result)
+    champion = registry(scored).champion(SECOND)
+    forecasts = scored.store.read_table("forecasts", SECOND)
+    assert champion.card.family == "scorecard" and set(forecasts["model_version"]) == {champion.version}
+    adverse = forecasts[forecasts["decision"] != "approve"]
+    assert len(adverse) and (adverse["reason_1"] != NO_REASON).all()
+    assert set(adverse[reason_columns()].stack()) - {NO_REASON} <= allowed_statements()
+
+
+def test_champion_and_challenger_are_compared_in_shadow_on_the_same_month(scored: StorageResource) -> None:
+    rows = read_json(scored.store.artifact_dir("model_comparison", SECOND) / "comparison.json")
+    decision = registry(scored).decision(SECOND)
+    assert [row["role"] for row in rows] == ["champion", "challenger"]
+    assert {row["version"] for row in rows} == {c["version"] for c in decision["candidates"]}
+    assert rows[0]["version"] == decision["champion"]
+    assert all(0.6 < row["forecast_auc"] < 1 and 0 < row["approval_rate"] < 1 for row in rows)
+
+
+def test_the_documentation_pack_names_the_version_window_and_hashes(scored: StorageResource) -> None:
+    champion = registry(scored).champion(SECOND)
+    pack = scored.store.documentation_file(champion.version).read_text()
+    window = champion.card.window
+    assert f"Model documentation: {champion.version}" in pack
+    for fact in (window["train_sha256"], window["validation_sha256"], *window["train_months"], "no reject inference"):
+        assert fact in pack
+    assert pack == (scored.store.artifact_dir("model_documentation", SECOND) / "documentation.html").read_text()
+
+
+def test_economics_refuse_a_loss_given_default_outside_the_unit_interval(scored: StorageResource) -> None:
+    before = (scored.store.artifact_dir("decision_economics", SECOND) / "economics.json").read_bytes()
+    result = materialize_month(scored, SECOND, ["decision_economics"], op_configs={"decision_economics": {"lgd": 1.5}})
+    assert not result.success
+    assert "lgd must lie in [0, 1], got 1.5" in failure_message(result)
+    assert (scored.store.artifact_dir("decision_economics", SECOND) / "economics.json").read_bytes() == before
 
 
 @pytest.mark.parametrize("cutoffs", [(0.0, 0.5), (0.3, 0.2), (0.2, 1.0), (0.25, 0.25)])

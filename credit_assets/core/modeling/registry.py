@@ -3,7 +3,8 @@
 A model's version is its family and the SHA-256 of the files that define its predictions, so a re-run that
 trains the same model finds it already stored and a different model is a new version; nothing is overwritten.
 Each version's folder holds a manifest of its files' hashes, checked on every load. The promotion log is one
-JSON line per decision, each carrying the hash of the line before it, so an edited or removed line is found.
+JSON line per decision carrying its own hash and the hash of the line before it, so an edited, inserted or
+removed line is found (all but the removal of the newest lines, which only a copy kept elsewhere can show).
 """
 
 import fcntl
@@ -38,8 +39,10 @@ def content_version(family: str, files: dict[str, str]) -> str:
     return f"{family}-{digest.hexdigest()[:16]}"
 
 
-def line_hash(line: str) -> str:
-    return hashlib.sha256(line.encode()).hexdigest()
+def entry_hash(entry: dict[str, Any]) -> str:
+    """The hash of a log entry's content (everything but its own hash)."""
+    content = {key: value for key, value in entry.items() if key != "sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 class ModelRegistry:
@@ -117,33 +120,31 @@ class ModelRegistry:
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append a decision to the log (never rewriting it): numbered and chained to the line before."""
         with self._locked():
-            lines = self._lines()
+            earlier = self.promotions()
             chained = {
                 **entry,
-                "sequence": len(lines) + 1,
-                "previous_sha256": line_hash(lines[-1]) if lines else GENESIS,
+                "sequence": len(earlier) + 1,
+                "previous_sha256": earlier[-1]["sha256"] if earlier else GENESIS,
             }
+            chained["sha256"] = entry_hash(chained)
             with open(self.log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(chained, sort_keys=True) + "\n")
                 log.flush()
                 os.fsync(log.fileno())
         return chained
 
-    def _lines(self) -> list[str]:
+    def promotions(self) -> list[dict[str, Any]]:
+        """Every decision in the log, oldest first, after checking each line's hash and its link to the one before."""
         if not self.log_path.exists():
             return []
-        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        entries = [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines()]
         previous = GENESIS
-        for number, line in enumerate(lines, start=1):
-            entry = json.loads(line)
-            if entry.get("sequence") != number or entry.get("previous_sha256") != previous:
+        for number, entry in enumerate(entries, start=1):
+            intact = entry.get("sha256") == entry_hash(entry)
+            if not intact or entry.get("sequence") != number or entry.get("previous_sha256") != previous:
                 raise RegistryError(f"{self.log_path} line {number} breaks the chain: the log was edited.")
-            previous = line_hash(line)
-        return lines
-
-    def promotions(self) -> list[dict[str, Any]]:
-        """Every decision in the log, oldest first, after checking the chain."""
-        return [json.loads(line) for line in self._lines()]
+            previous = entry["sha256"]
+        return entries
 
     def decision(self, month: str) -> dict[str, Any] | None:
         """The newest decision for a month, or None when none was made."""

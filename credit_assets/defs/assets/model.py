@@ -70,7 +70,7 @@ def registered(storage: StorageResource, trained: MonthModels) -> tuple[MonthMod
     """Every candidate stored in the registry (a model already there is left as it is); the new versions."""
     candidates, new = {}, set()
     for family, candidate in trained.candidates.items():
-        model, added = storage.registry.register(candidate.model)
+        model, added = storage.register(candidate.model)
         candidates[family] = Candidate(
             model, candidate.verdicts, candidate.validation_raw, candidate.validation_calibrated
         )
