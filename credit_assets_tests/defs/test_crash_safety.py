@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credit_assets.core.modeling.card import CARD_FILE, ModelCard
+from credit_assets.core.modeling.registry import ModelRegistry
+from credit_assets.core.modeling.tuning import STUDY_PREFIX, study_trials
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.materialise import (
@@ -135,8 +136,9 @@ def test_kill_while_training_keeps_the_previous_model_and_a_rerun_succeeds(
     assert visible_artifacts(storage) == before
     result = materialize_month(storage, FIRST, ["model", "forecasts"], model_config=retune)
     assert result.success
-    card = ModelCard.from_json((storage.store.artifact_dir("model", FIRST) / CARD_FILE).read_text())
-    assert card.params_provenance["trials"] >= 6  # the killed study was resumed, not corrupted
+    assert ModelRegistry(storage.store.registry_dir).champion(FIRST) is not None
+    trials = study_trials(storage.store.optuna_storage_url, f"{STUDY_PREFIX}{FIRST}")
+    assert trials["value"].notna().sum() >= 6  # the killed study was resumed, not corrupted
 
 
 def test_rematerialising_a_month_gives_byte_identical_artifacts(tmp_path: Path, scored_template: Path) -> None:
