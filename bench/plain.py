@@ -16,8 +16,8 @@ from credit_assets.core.contract import quality, schema
 from credit_assets.core.contract.landing import read_landing_csv
 from credit_assets.core.contract.normalise import normalise
 from credit_assets.core.features import build_features
-from credit_assets.core.modeling.card import find_model, save_model
-from credit_assets.core.modeling.month_model import promoted, refusal, train_month_model
+from credit_assets.core.modeling.month_model import choose_champion, train_month_models
+from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import training_data
 from credit_assets.core.months import landing_file_name, previous_month
@@ -61,23 +61,27 @@ def ingest(store: ArtifactStore, month: str, stages: Stages) -> Any:
 def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Stages) -> tuple[Any, str]:
     """Training window, parameters, fit, validation metrics, gate and stored model; returns booster and version."""
     with stage(stages, "read_training_data"):
-        data = training_data(
-            store.table_months("features"), lambda key, columns: store.read_table("features", key, columns), month
-        )
+        load = lambda key, columns: store.read_table("features", key, columns)  # noqa: E731
+        data = training_data(store.table_months("features"), load, month, settings)
+    registry = ModelRegistry(store.registry_dir)
     with stage(stages, "train_and_gate"):
-        previous = find_model(store.artifact_dir("model", previous_month(month)))
-        trained = train_month_model(month, data, settings, store.optuna_storage_url, previous)
-    if not promoted(trained):
-        raise RuntimeError(f"model for {month} not promoted: {refusal(trained)}")
-    with stage(stages, "save_model"):
-        card = save_model(store.artifact_dir("model", month), trained.booster, trained.card)
-    return trained.booster, card.version
+        trained = train_month_models(
+            month, data, settings, store.optuna_storage_url, registry.champion(previous_month(month))
+        )
+        champion = choose_champion(settings.promotion_rule, trained.candidates)
+    if champion is None:
+        raise RuntimeError(f"no model promoted for {month}")
+    with stage(stages, "register_models"):
+        models = {family: registry.register(c.model)[0] for family, c in trained.candidates.items()}
+        registry.append({"month": month, "champion": models[champion.family].version, "rule": settings.promotion_rule,
+                         "candidates": [c.summary() for c in trained.candidates.values()]})  # fmt: skip
+    return models[champion.family], models[champion.family].version
 
 
 def forecast(store: ArtifactStore, month: str, frame: Any, booster: Any, version: str, stages: Stages) -> str:
     """Score the month, store the forecast table and export the CSV; returns the export path."""
     with stage(stages, "score_with_reasons"):
-        table = score(frame, booster, version, Cutoffs())
+        table = score(frame, booster, Cutoffs())
     with stage(stages, "write_forecasts"):
         store.write_table("forecasts", month, table)
         path = write_csv(store.forecasts_dir / f"forecasts_{month}.csv", table)

@@ -37,13 +37,13 @@ def forecast_file(month: str) -> dict[str, Any]:
 
 def model_card(month: str) -> dict[str, Any]:
     """What the month's stored model card says about tuning, early stopping and validation AUC."""
-    from credit_assets.core.modeling.card import find_model
+    from credit_assets.core.modeling.registry import ModelRegistry
     from credit_assets.core.store import ArtifactStore
 
-    found = find_model(ArtifactStore(storage_root()).artifact_dir("model", month))
+    found = ModelRegistry(ArtifactStore(storage_root()).registry_dir).champion(month)
     if found is None:
         return {}
-    card = found[1]
+    card = found.card
     return {
         "model": {
             "tuned_this_month": card.params_provenance.get("tuned_this_month", False),

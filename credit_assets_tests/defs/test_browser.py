@@ -39,6 +39,8 @@ LINEAGE = [
     "drift",
     "fairness",
     "model_comparison",
+    "decision_economics",
+    "model_documentation",
 ]
 UI_MS = 30_000  # the React app fetches after rendering: every action and expectation waits up to this long
 RUN_SECONDS = 5 * 60  # a launched run or backfill of raw_applications: a few process start-ups on 2 busy cores
