@@ -72,7 +72,7 @@ def run(scale: float, work: Path) -> dict[str, Any]:
     validated = {m: normalise(read_landing_csv(work / "landing" / landing_file_name(m))) for m in months}
     everything = {m: with_everything(frame) for m, frame in validated.items()}
     train = pd.concat([everything[m] for m in months[:3]], ignore_index=True)
-    data = TrainingData(train, everything[months[3]], months[:3], months[3:4])
+    data = TrainingData(train, everything[months[3]], months[:3], months[3:4], 0, 0.0)
     scored_month = months[4]
     target = everything[scored_month][schema.TARGET_COLUMN]
     truth = pd.read_parquet(work / "generator_truth" / truth_file_name(scored_month))
