@@ -1,7 +1,11 @@
 """features -> model -> forecasts -> forecast_performance and the governance assets with real LightGBM, optbinning and
 Optuna on small generated data."""
 
+import json
+import os
 import shutil
+import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +13,23 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from credit_assets.cli import main
 from credit_assets.core import features as catalogue
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features, feature_names
 from credit_assets.core.modeling.registry import ModelRegistry
+from credit_assets.core.modeling.tuning import STUDY_PREFIX
 from credit_assets.core.scoring import NO_REASON, REASON_COUNT, allowed_statements, reason_columns, statement
 from credit_assets.core.store import read_json
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import truth_file_name
+from credit_assets_tests.support.e2e import (
+    free_port,
+    listening_hosts,
+    spawn_interruptible,
+    stop_process_group,
+    wait_until,
+)
 from credit_assets_tests.support.materialise import (
     INGEST,
     MONTHS,
@@ -287,3 +300,37 @@ def test_features_have_the_same_columns_every_month(scored: StorageResource) -> 
     for month in MONTHS:
         categories = scored.store.read_table("features", month)["NAME_INCOME_TYPE"].cat.categories.tolist()
         assert categories == list(schema.column("NAME_INCOME_TYPE").levels)
+
+
+def test_the_models_command_says_which_model_scored_a_month_and_why(
+    scored: StorageResource, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decision = registry(scored).decision(SECOND)
+    assert main(["models", "--root", scored.root, "--month", SECOND]) == 0
+    explained = capsys.readouterr().out
+    assert f"{SECOND} was scored by {decision['champion']}" in explained
+    assert f"rule 'lightgbm' chose {decision['champion']}" in explained
+    assert all(candidate["version"] in explained for candidate in decision["candidates"])
+    assert main(["models", "--root", scored.root]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 1 + 4 and any(line.startswith(decision["champion"]) and SECOND in line for line in listed)
+
+
+def test_the_tuning_dashboard_serves_the_stored_studies_on_loopback(scored: StorageResource, tmp_path: Path) -> None:
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "credit-assets"), "tuning-dashboard", "--root", scored.root]
+    with open(tmp_path / "dashboard.log", "wb") as log:
+        process = spawn_interruptible([*command, "--port", str(port)], dict(os.environ), log)
+    try:
+        studies = wait_until(lambda: studies_served(port), 60, "optuna-dashboard to answer")
+        assert f"{STUDY_PREFIX}{FIRST}" in studies and listening_hosts(port) == {"127.0.0.1"}
+    finally:
+        stop_process_group(process)
+
+
+def studies_served(port: int) -> list[str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
+            return [study["study_name"] for study in json.load(response)["study_summaries"]]
+    except OSError:
+        return None
