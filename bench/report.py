@@ -659,7 +659,8 @@ def markdown(results: dict[str, Any]) -> str:
         "memory as the larger of the kernel's high-water mark of the largest single process and the sum of RSS over "
         "the process tree sampled every 0.2 s.",
         "- (a) calls the functions the assets call (`read_landing_csv`, `quality.validate`, `normalise`, "
-        "`build_features`, `training_data`, `train_month_models` (parameters, fit, calibration, gate, scorecard), `ModelRegistry.register`, "
+        "`build_features`, `training_data`, `train_month_models` (parameters, fit, calibration, gate, scorecard), "
+        "`ModelRegistry.register`, "
         "`forecasts.score`) and writes the same tables and files, keeping frames in memory between stages and "
         "skipping what only Dagster needs (asset metadata, plots, asset checks after forecasts).",
         "- (b) and (c) run the same five assets with their checks (`bench/jobs.py`); (b) with `execute_in_process`, "
