@@ -16,6 +16,7 @@ import pandas as pd
 
 from credit_assets.core.features import catalogue, monotone_directions
 from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.comparison import COLUMNS
 
 LIMITATIONS = [
     "Labels exist only for approved loans in a real portfolio: there is no reject inference, so the bad rates "
@@ -50,7 +51,7 @@ class PackInputs:
 
 def esc(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.4f}"
     return html.escape("" if value is None else str(value))
 
 
@@ -266,7 +267,7 @@ def render(pack: PackInputs) -> str:
         ("Calibration", facts(card.calibration)),
         (
             "Champion and challengers",
-            table(pack.comparison)
+            table(pack.comparison, COLUMNS)
             if pack.comparison
             else missing("comparison", "model_comparison")
             + table([{"version": c.version, "family": c.family, **c.validation_metrics} for c in pack.challengers]),

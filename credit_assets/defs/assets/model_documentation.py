@@ -14,9 +14,11 @@ from credit_assets.defs.storage import StorageResource
 
 PACK_FILE = "documentation.html"
 CHARTS = {
-    "roc.png": "ROC on the validation slice",
-    "reliability.png": "Reliability before and after calibration",
-    "importance.png": "Feature importance",
+    (model.key, "roc.png"): "ROC on the validation slice",
+    (model.key, "reliability.png"): "Reliability before and after calibration",
+    (model.key, "importance.png"): "Feature importance",
+    (decision_economics.decision_economics.key, "profit.png"): "Profit against the cut-off",
+    (decision_economics.decision_economics.key, "approval.png"): "Approval rate against bad rate",
 }
 REPORTS = {
     "economics": (decision_economics.decision_economics, decision_economics.RESULT_FILE),
@@ -48,7 +50,7 @@ def model_documentation(context: dg.AssetExecutionContext, storage: StorageResou
     }
     champion = cards[decision["champion"]]
     previous = storage.find_model(context, model, previous_month(month))
-    images = {title: storage.report_path(model, month, name) for name, title in CHARTS.items()}
+    images = {title: storage.report_path(asset, month, name) for (asset, name), title in CHARTS.items()}
     pack = PackInputs(
         decision=decision,
         champion=champion,
