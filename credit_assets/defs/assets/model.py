@@ -131,7 +131,7 @@ def champion_metadata(
         "roc.png": roc_png(month, labels, champion.validation_raw, card.validation_metrics["roc_auc"]),
         "importance.png": importance_png(month, pd.DataFrame(card.importance)),
         "reliability.png": reliability_png(
-            f"Reliability of {card.version} (validation slice)",
+            f"Reliability, validation slice ({month} model)",
             {
                 "raw": band_table(labels.to_numpy(), champion.validation_raw),
                 f"calibrated ({card.calibration['method']})": band_table(
