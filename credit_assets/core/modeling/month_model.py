@@ -68,7 +68,6 @@ class MonthModels:
     candidates: dict[str, Candidate]
     validation_labels: pd.Series
     previous: PreviousModel | None
-    importance: pd.DataFrame  # LightGBM gain of every feature
 
 
 def score_previous(previous: Model | None, validation: pd.DataFrame) -> PreviousModel | None:
@@ -160,10 +159,9 @@ def train_month_models(
     """Train both candidates on the month's window and judge each against the previous champion."""
     earlier = score_previous(previous, data.validation)
     lightgbm, importance = lightgbm_candidate(month, data, settings, study_url, earlier)
-    card = scorecard_candidate(month, data, settings, importance, earlier)
-    return MonthModels(
-        {lightgbm.family: lightgbm, card.family: card}, data.validation[schema.TARGET_COLUMN], earlier, importance
-    )
+    points = scorecard_candidate(month, data, settings, importance, earlier)
+    candidates = {lightgbm.family: lightgbm, points.family: points}
+    return MonthModels(candidates, data.validation[schema.TARGET_COLUMN], earlier)
 
 
 def choose_champion(rule: str, candidates: dict[str, Candidate]) -> Candidate | None:

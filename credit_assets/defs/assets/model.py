@@ -7,6 +7,7 @@ registry; the promotion rule names the champion and the decision is appended to 
 """
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,11 +72,9 @@ def registered(storage: StorageResource, trained: MonthModels) -> tuple[MonthMod
     candidates, new = {}, set()
     for family, candidate in trained.candidates.items():
         model, added = storage.register(candidate.model)
-        candidates[family] = Candidate(
-            model, candidate.verdicts, candidate.validation_raw, candidate.validation_calibrated
-        )
+        candidates[family] = replace(candidate, model=model)
         new |= {model.version} if added else set()
-    return MonthModels(candidates, trained.validation_labels, trained.previous, trained.importance), new
+    return replace(trained, candidates=candidates), new
 
 
 @monthly_asset(
