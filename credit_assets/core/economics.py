@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core import plots
+from credit_assets.core.contract import schema
 from credit_assets.core.records import JsonRecord
 from credit_assets.core.scoring import Cutoffs
 from credit_assets.core.verdict import Severity, Verdict
 
 EXPOSURE_COLUMN = "AMT_CREDIT"
+ID, TARGET = schema.ID_COLUMN, schema.TARGET_COLUMN
 CURVE_POINTS = 200  # the stored curves are thinned to this many points; recommendations use every cut-off
 
 
@@ -125,14 +127,12 @@ def assess(
     exposures: pd.DataFrame,
     cutoffs: Cutoffs,
     settings: EconomicsSettings,
-    id_column: str,
-    target_column: str,
 ) -> Economics:
     """The month's expected (and, once labelled, realised) economics at the configured and recommended cut-offs."""
-    frame = forecasts[[id_column, "default_probability"]].merge(exposures, on=id_column, validate="one_to_one")
-    require_exposures(frame[id_column], frame[EXPOSURE_COLUMN])
-    labels = frame[target_column] if target_column in frame else pd.Series(dtype="float64")
-    labelled = bool(len(labels)) and bool(labels.notna().all())
+    frame = forecasts[[ID, "default_probability"]].merge(exposures, on=ID, validate="one_to_one")
+    require_exposures(frame[ID], frame[EXPOSURE_COLUMN])
+    labels = frame[TARGET] if TARGET in frame else pd.Series(dtype="float64")
+    labelled = schema.fully_labelled(labels)
     curve = policy_curve(
         frame["default_probability"].to_numpy(dtype="float64"),
         frame[EXPOSURE_COLUMN].to_numpy(dtype="float64"),

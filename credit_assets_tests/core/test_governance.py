@@ -160,7 +160,7 @@ def test_the_recommended_cutoff_maximises_expected_profit_on_a_hand_computed_exa
     forecasts = pd.DataFrame({ID: [1, 2, 3, 4], "default_probability": [0.05, 0.2, 0.5, 0.1]})
     exposures = pd.DataFrame({ID: [1, 2, 3, 4], "AMT_CREDIT": [100.0, 100.0, 100.0, 200.0]})
     # approving loan i earns 0.1 E (1 - p) - 0.5 E p: 1 -> 7, 4 -> 18 - 10 = 8, 2 -> 8 - 10 = -2, 3 -> 5 - 25 = -20
-    result = economics.assess("2020-11", forecasts, exposures, Cutoffs(0.1, 0.25), settings, ID, TARGET)
+    result = economics.assess("2020-11", forecasts, exposures, Cutoffs(0.1, 0.25), settings)
     policies = {p["policy"]: p for p in result.policies}
     best = policies["most profitable"]
     assert best["cutoff"] == pytest.approx(0.2) and best["expected_profit"] == pytest.approx(15.0)
@@ -183,7 +183,7 @@ def test_economics_refuse_bad_parameters_and_negative_exposures() -> None:
     forecasts = pd.DataFrame({ID: [1, 2], "default_probability": [0.1, 0.2]})
     exposures = pd.DataFrame({ID: [1, 2], "AMT_CREDIT": [100.0, -5.0]})
     with pytest.raises(ValueError, match=r"1 rows are negative or missing \(SK_ID_CURR \[2\]\)"):
-        economics.assess("2020-11", forecasts, exposures, Cutoffs(), EconomicsSettings(), ID, TARGET)
+        economics.assess("2020-11", forecasts, exposures, Cutoffs(), EconomicsSettings())
 
 
 def test_settings_refuse_a_promotion_rule_that_names_no_model() -> None:

@@ -10,12 +10,22 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Dtype = Literal["int64", "float64", "object"]
 
 ID_COLUMN = "SK_ID_CURR"
 TARGET_COLUMN = "TARGET"
+
+
+def fully_labelled(labels: "pd.Series") -> bool:
+    """Whether a month's TARGET values are all known (and there is at least one row)."""
+    return bool(len(labels)) and bool(labels.notna().all())
+
+
 REAL_ROW_COUNT = 307_511
 REAL_POSITIVE_RATE = 24_825 / 307_511
 

@@ -39,7 +39,7 @@ def shadow_row(month: str, model: Model, role: str, frame: pd.DataFrame, cutoffs
     probabilities = model.predict(frame)
     approved = probabilities < cutoffs.review_cutoff
     labels = frame[schema.TARGET_COLUMN]
-    labelled = bool(len(labels)) and bool(labels.notna().all())
+    labelled = schema.fully_labelled(labels)
     row = {
         "month": month,
         "family": model.card.family,

@@ -40,8 +40,6 @@ def decision_economics(
             storage.read_table(context, features, month, columns),
             cutoffs,
             settings,
-            schema.ID_COLUMN,
-            schema.TARGET_COLUMN,
         )
     except ValueError as error:
         raise dg.Failure(f"decision economics for {month}: {error}") from error
