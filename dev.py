@@ -1,11 +1,11 @@
 """Quick start for a fresh machine with Python 3.11: `python3 dev.py demo` or `python3 dev.py test`.
 
 Both create `.venv` and install the project when needed. `demo` generates demo months, runs them through
-the pipeline into the project's own Dagster instance (SQLite under dagster_home/) and opens the UI on
-127.0.0.1; `test` installs the Debian packages the real-parts tests need (as root, when missing), checks
-the code with ruff and runs the whole test suite. Any other command goes to the `credit-assets` command
-line inside `.venv` (for example `python3 dev.py split-real application_train.csv`). Standard library only:
-it runs before anything is installed.
+the pipeline into the project's own Dagster instance (SQLite under dagster_home/), creates the portal's demo
+user and opens the Dagster UI and the portal on 127.0.0.1; `test` installs the Debian packages the
+real-parts tests need (as root, when missing), checks the code with ruff and runs the whole test suite. Any
+other command goes to the `credit-assets` command line inside `.venv` (for example `python3 dev.py split-real
+application_train.csv`). Standard library only: it runs before anything is installed.
 """
 
 import hashlib
@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".installed-pyproject-sha256"
-USAGE = "usage: python3 dev.py demo [--port N] | test [PYTEST ARGS] | COMMAND [ARGS] (a credit-assets command)"
+USAGE = (
+    "usage: python3 dev.py demo [--port N] [--portal-port N] | test [PYTEST ARGS] | COMMAND [ARGS] (a credit-assets "
+    "command)"
+)
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -64,11 +67,23 @@ def project_env() -> dict[str, str]:
     return env
 
 
+def option(args: list[str], name: str, default: str) -> str:
+    return args[args.index(name) + 1] if name in args else default
+
+
 def demo(args: list[str]) -> None:
-    port = args[args.index("--port") + 1] if "--port" in args else "3000"
+    """Run the demo months, then serve the portal beside `dagster dev` (webserver and daemon) until Ctrl-C."""
+    port, portal_port = option(args, "--port", "3000"), option(args, "--portal-port", "8000")
     env = project_env()
     run(PYTHON, "-m", "credit_assets.cli", "demo", env=env)
-    run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", port, env=env)
+    portal_command = ["portal", "--port", portal_port, "--dagster-url", f"http://127.0.0.1:{port}"]
+    print(f"+ credit-assets {' '.join(portal_command)}: the portal on http://127.0.0.1:{portal_port}", flush=True)
+    portal = subprocess.Popen([str(PYTHON), "-m", "credit_assets.cli", *portal_command], cwd=ROOT, env=env)
+    try:
+        run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", port, env=env)
+    finally:
+        portal.terminate()
+        portal.wait(30)
 
 
 def test(pytest_args: list[str]) -> None:

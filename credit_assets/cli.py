@@ -11,6 +11,7 @@ import pandas as pd
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH
 from credit_assets.core.store import ArtifactStore, default_root
+from credit_assets.portal.users import UserStore
 from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
 from credit_assets.synthetic.split_real import BLOCK_ROWS, MONTHLY_BLOCKS, split_real
 
@@ -113,13 +114,66 @@ def _run_split_real(args: argparse.Namespace) -> int:
 
 
 def _run_demo(_args: argparse.Namespace) -> int:
-    """Land demo months when none are there and run every landed month into the Dagster instance."""
+    """Land demo months when none are there, run every landed month into the Dagster instance, make the demo user."""
     import dagster as dg  # loading the definitions is slow; only this subcommand needs them
 
-    from credit_assets.demo import run_demo
+    from credit_assets.demo import ensure_demo_user, run_demo
 
     with dg.DagsterInstance.get() as instance:
         run_demo(instance)
+    ensure_demo_user(_users(_STORAGE.root))
+    return 0
+
+
+def _users(root: Path) -> UserStore:
+    return UserStore(ArtifactStore(root.resolve()).portal_users_file)
+
+
+def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="user name: 2-32 lower-case letters, digits, '_', '.', '-'")
+    parser.add_argument("--role", choices=["uploader", "viewer"], required=True)
+    parser.add_argument("--replace", action="store_true", help="set a new password and role for an existing user")
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input instead of generating one"
+    )
+    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+
+
+def _run_add_user(args: argparse.Namespace) -> int:
+    """Add a portal user; a generated password is printed once and stored only as its hash."""
+    from credit_assets.portal.users import Role, generate_password
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+    user = _users(args.root).add(args.name, Role(args.role), password, replace=args.replace)
+    print(f"portal user {user.name} ({user.role.value}) saved")
+    if not args.password_stdin:
+        print(f"password (shown once, stored only as a hash): {password}")
+    return 0
+
+
+def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address; anything else belongs behind TLS")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--dagster-url", default="http://127.0.0.1:3000", help="the Dagster UI, for engineers' links")
+    parser.add_argument("--max-upload-mib", type=int, default=512, help="largest accepted file")
+    parser.add_argument(
+        "--https-only", action="store_true", help="behind a TLS proxy: session cookie only over HTTPS, and HSTS"
+    )
+
+
+def _run_portal(args: argparse.Namespace) -> int:
+    """Serve the portal with uvicorn (needs DAGSTER_HOME: month states are read from that instance)."""
+    import uvicorn
+
+    from credit_assets.portal.app import PortalSettings, create_app
+
+    settings = PortalSettings(
+        args.root, args.dagster_url, max_upload_bytes=args.max_upload_mib << 20, https_only=args.https_only
+    )
+    if not settings.users.users():
+        print("the portal has no users yet: add one with `credit-assets add-user NAME --role uploader`")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False, server_header=False)
     return 0
 
 
@@ -220,6 +274,18 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "list the registry's model versions, or say which model scored a month and why (--month)",
         _add_models_arguments,
         _run_models,
+    ),
+    Subcommand(
+        "portal",
+        "serve the credit department's portal (http://127.0.0.1:8000 by default; needs DAGSTER_HOME)",
+        _add_portal_arguments,
+        _run_portal,
+    ),
+    Subcommand(
+        "add-user",
+        "add a portal user (uploader or viewer); prints a generated password once",
+        _add_user_arguments,
+        _run_add_user,
     ),
     Subcommand(
         "tuning-dashboard",

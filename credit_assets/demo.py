@@ -1,5 +1,9 @@
 """The quick start's demo: generate demo months when the landing folder is empty, then run each month in order."""
 
+import os
+from dataclasses import replace
+from pathlib import Path
+
 import dagster as dg
 
 from credit_assets.core.months import landing_file_name, month_of_landing_file
@@ -7,9 +11,11 @@ from credit_assets.core.store import ArtifactStore, sha256_of
 from credit_assets.definitions import defs
 from credit_assets.defs.assets.raw_applications import last_materialisation
 from credit_assets.defs.jobs import job_for_month
+from credit_assets.portal.users import Role, UserStore, generate_password
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 
 DEMO_SEED = 7
+DEMO_USER = "demo"
 
 
 def landed_months(storage: ArtifactStore) -> list[str]:
@@ -26,12 +32,27 @@ def already_materialised(instance: dg.DagsterInstance, storage: ArtifactStore, m
     return last[0] == sha256_of(storage.landing_dir / landing_file_name(month)) and run is not None and run.is_success
 
 
+def upload_example_dir(storage: ArtifactStore) -> Path:
+    """Where the demo keeps one generated month back, for a first upload through the portal."""
+    return storage.root / "upload_example"
+
+
+def land_demo_months(storage: ArtifactStore) -> None:
+    """Generate the demo months into the landing folder, the newest one into the upload example folder."""
+    config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
+    config = replace(config, months=config.months + 1)
+    generate_landing_files(config, storage.landing_dir, storage.generator_truth_dir)
+    newest = landing_file_name(config.month_keys[-1])
+    upload_example_dir(storage).mkdir(parents=True, exist_ok=True)
+    os.replace(storage.landing_dir / newest, upload_example_dir(storage) / newest)
+    print(f"kept {newest} back for a first upload through the portal: {upload_example_dir(storage) / newest}")
+
+
 def run_demo(instance: dg.DagsterInstance) -> None:
     """Land demo files if there are none and run every landed month that is not materialised yet, oldest first."""
     storage = defs.resources["storage"].store
     if not landed_months(storage):
-        config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
-        generate_landing_files(config, storage.landing_dir, storage.generator_truth_dir)
+        land_demo_months(storage)
     for month in landed_months(storage):
         if already_materialised(instance, storage, month):
             print(f"{month}: already materialised, skipped")
@@ -41,3 +62,14 @@ def run_demo(instance: dg.DagsterInstance) -> None:
         print(f"{month}: {job.name} {'succeeded' if result.success else 'FAILED'} (run {result.run_id})")
         if not result.success:
             raise SystemExit(f"The demo run of {month} failed; open the UI (run {result.run_id}) to see why.")
+
+
+def ensure_demo_user(users: UserStore) -> None:
+    """Create the portal's demo uploader with a random password printed once; never a default password."""
+    if users.get(DEMO_USER) is not None:
+        reset = f"python3 dev.py add-user {DEMO_USER} --role uploader --replace"
+        print(f"portal user {DEMO_USER} exists (a new password: {reset})")
+        return
+    password = generate_password()
+    users.add(DEMO_USER, Role.UPLOADER, password)
+    print(f"portal login (shown once, stored only as a hash): user {DEMO_USER}, password {password}")

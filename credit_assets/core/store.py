@@ -111,6 +111,19 @@ class ArtifactStore:
         return self.root / "notifications" / "notifications.jsonl"
 
     @property
+    def portal_dir(self) -> Path:
+        """The portal's users, audit log, session key and upload staging."""
+        return self.root / "portal"
+
+    @property
+    def portal_users_file(self) -> Path:
+        return self.portal_dir / "users.json"
+
+    @property
+    def portal_audit_log(self) -> Path:
+        return self.portal_dir / "audit.jsonl"
+
+    @property
     def optuna_storage_url(self) -> str:
         path = self.root / "optuna" / "studies.db"
         path.parent.mkdir(parents=True, exist_ok=True)

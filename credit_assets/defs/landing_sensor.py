@@ -16,6 +16,8 @@ from credit_assets.defs.storage import StorageResource
 # A file counts as complete once it has not changed for this long; copy tools that write in place are
 # covered by it, and writers that rename a finished temp file into place are picked up on the next tick.
 SETTLE_SECONDS = 10
+LANDING_FILE_TAG = "credit_assets/landing_file"
+LANDING_SHA256_TAG = "credit_assets/landing_sha256"
 
 
 def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | None:
@@ -31,7 +33,7 @@ def _run_request(path: Path, month: str, digest: str) -> dg.RunRequest:
         run_key=f"{path.name}:{digest[:16]}",
         partition_key=month,
         job_name=job_for_month(month),
-        tags={"credit_assets/landing_file": path.name, "credit_assets/landing_sha256": digest},
+        tags={LANDING_FILE_TAG: path.name, LANDING_SHA256_TAG: digest},
     )
 
 

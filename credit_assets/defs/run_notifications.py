@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from credit_assets.defs.landing_sensor import LANDING_FILE_TAG
 from credit_assets.defs.notifier import NotifierResource
 
 
@@ -11,7 +12,7 @@ def _run_summary(run: dg.DagsterRun, status: str) -> dict:
         "job": run.job_name,
         "partition": run.tags.get("dagster/partition"),
         "run_id": run.run_id,
-        "landing_file": run.tags.get("credit_assets/landing_file"),
+        "landing_file": run.tags.get(LANDING_FILE_TAG),
     }
 
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from credit_assets.core.months import landing_file_name
+from credit_assets.defs.landing_sensor import LANDING_FILE_TAG as LANDING_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.e2e import (
-    LANDING_TAG,
     ROOT,
     DagsterDev,
     dagster_dev,

@@ -1,7 +1,6 @@
 """raw_applications and validated_applications on good files, hand-made real rows and every kind of bad input."""
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +9,7 @@ import pytest
 from credit_assets.core.contract import schema
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import StorageResource
+from credit_assets_tests.support.bad_files import BAD_FILES, set_value
 from credit_assets_tests.support.materialise import (
     MONTHS,
     copy_storage,
@@ -88,71 +88,8 @@ def test_hand_made_real_format_rows_pass_and_quirks_are_normalised(tmp_path: Pat
     assert pd.isna(features["DAYS_EMPLOYED"].iloc[1])
 
 
-def _edit_csv(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
-    def apply(path: Path) -> None:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        edit(frame).to_csv(path, index=False)
-
-    return apply
-
-
-def _set(column: str, row: int, value: str) -> Callable[[Path], None]:
-    def edit(frame: pd.DataFrame) -> pd.DataFrame:
-        frame.loc[row, column] = value
-        return frame
-
-    return _edit_csv(edit)
-
-
-def _bytes(change: Callable[[bytes], bytes]) -> Callable[[Path], None]:
-    return lambda path: path.write_bytes(change(path.read_bytes()))
-
-
 def _first_history_id(storage: StorageResource) -> str:
     return str(storage.store.read_table("validated_applications", HISTORY)[schema.ID_COLUMN].iloc[0])
-
-
-# kind -> (how the good file is broken, words the user must see: file, column, rule)
-BAD_FILES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
-    "empty file": (lambda p: p.write_bytes(b""), ["empty"]),
-    "header only": (_bytes(lambda b: b.split(b"\n", 1)[0] + b"\n"), ["has_rows"]),
-    "missing column": (
-        _edit_csv(lambda f: f.drop(columns="AMT_CREDIT")),
-        ["columns_match_contract", "missing ['AMT_CREDIT']"],
-    ),
-    "extra column": (
-        _edit_csv(lambda f: f.assign(NEW_COLUMN="1")),
-        ["columns_match_contract", "unexpected ['NEW_COLUMN']"],
-    ),
-    "renamed column": (
-        _edit_csv(lambda f: f.rename(columns={"AMT_ANNUITY": "ANNUITY"})),
-        ["missing ['AMT_ANNUITY']", "unexpected ['ANNUITY']"],
-    ),
-    "reordered columns": (
-        _edit_csv(lambda f: f[[f.columns[1], f.columns[0], *f.columns[2:]]]),
-        ["wrong order", "position 1"],
-    ),
-    "wrong delimiter": (_bytes(lambda b: b.replace(b",", b";")), ["comma-separated"]),
-    "undecodable bytes": (_bytes(lambda b: b.replace(b"Cash loans", b"Cash\xff loans", 1)), ["UTF-8", "line"]),
-    "utf-8 bom": (_bytes(lambda b: b"\xef\xbb\xbf" + b), ["byte-order mark"]),
-    "text in numeric column": (_set("AMT_CREDIT", 3, "lots"), ["column AMT_CREDIT", "numeric", "'lots'", "line 5"]),
-    "unknown level": (
-        _set("NAME_CONTRACT_TYPE", 2, "Crypto loans"),
-        ["levels_within_contract", "NAME_CONTRACT_TYPE", "Crypto loans"],
-    ),
-    "positive DAYS_BIRTH": (_set("DAYS_BIRTH", 4, "12000"), ["values_within_bounds", "DAYS_BIRTH", "12000"]),
-    "duplicate SK_ID_CURR": (
-        _edit_csv(lambda f: f.assign(SK_ID_CURR=f["SK_ID_CURR"].where(f.index != 1, f["SK_ID_CURR"][0]))),
-        ["id_present_and_unique", "repeated"],
-    ),
-    "TARGET outside {0,1}": (_set("TARGET", 0, "2"), ["target_is_binary", "TARGET"]),
-    "truncated last line": (_bytes(lambda b: b[: b.rstrip(b"\n").rfind(b",", 0, len(b) - 200)]), ["number of fields"]),
-    "critical column empty": (
-        _edit_csv(lambda f: f.assign(EXT_SOURCE_2="")),
-        ["missing_rates_within_tolerance", "EXT_SOURCE_2"],
-    ),
-    "non-integer in int column": (_set("CNT_CHILDREN", 2, "1.5"), ["CNT_CHILDREN", "whole numbers"]),
-}
 
 
 @pytest.mark.parametrize("kind", list(BAD_FILES))
@@ -182,7 +119,7 @@ def test_bad_file_is_stopped_and_loses_nothing(kind: str, ingested: StorageResou
 
 
 def test_ids_reused_from_an_earlier_month_are_leakage(ingested: StorageResource) -> None:
-    _set("SK_ID_CURR", 0, _first_history_id(ingested))(ingested.store.landing_dir / landing_file_name(SECOND))
+    set_value("SK_ID_CURR", 0, _first_history_id(ingested))(ingested.store.landing_dir / landing_file_name(SECOND))
     result = materialize_month(ingested, SECOND)
     assert not result.success
     assert "ids_not_seen_before" in failed_checks(result)

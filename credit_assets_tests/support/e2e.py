@@ -27,7 +27,6 @@ VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"  # never bind beyond the loopback interface in tests
 STARTUP_SECONDS = 180
 SHUTDOWN_SECONDS = 30
-LANDING_TAG = "credit_assets/landing_file"
 ALLOW_SKIP_ENV = "CREDIT_ASSETS_ALLOW_SKIP_REAL_PARTS"
 POSTGRES_USER = POSTGRES_DB = "dagster"
 

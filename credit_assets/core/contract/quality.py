@@ -2,7 +2,7 @@
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -255,6 +255,11 @@ def known_ids(id_columns: Iterable[pd.Series]) -> np.ndarray:
     """Every SK_ID_CURR of the given earlier months, once."""
     arrays = [column.to_numpy() for column in id_columns]
     return np.unique(np.concatenate(arrays)) if arrays else np.array([], dtype="int64")
+
+
+def ids_before(month: str, months: Iterable[str], read_ids: Callable[[str], pd.Series]) -> np.ndarray:
+    """Every SK_ID_CURR of the stored months before `month` (the leakage rule's reference set)."""
+    return known_ids(read_ids(key) for key in months if key < month)
 
 
 def validate(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> list[RuleOutcome]:

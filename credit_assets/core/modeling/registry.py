@@ -7,25 +7,22 @@ JSON line per decision carrying its own hash and the hash of the line before it,
 removed line is found (all but the removal of the newest lines, which only a copy kept elsewhere can show).
 """
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from credit_assets.core.chained_log import ChainBroken, ChainedLog
 from credit_assets.core.modeling.calibration import Calibrator
 from credit_assets.core.modeling.card import CARD_FILE, ModelCard
 from credit_assets.core.modeling.models import CALIBRATION_FILE, Model, scorer_from_files
 from credit_assets.core.store import MissingArtifact, sha256_of
 
 MANIFEST_FILE = "manifest.json"
-GENESIS = "0" * 64  # the "previous line" hash of the log's first entry
 
 
 class RegistryError(ValueError):
@@ -39,12 +36,6 @@ def content_version(family: str, files: dict[str, str]) -> str:
     return f"{family}-{digest.hexdigest()[:16]}"
 
 
-def entry_hash(entry: dict[str, Any]) -> str:
-    """The hash of a log entry's content (everything but its own hash)."""
-    content = {key: value for key, value in entry.items() if key != "sha256"}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
 class ModelRegistry:
     """Versions under root/models/<version>/, decisions in root/promotions.jsonl."""
 
@@ -52,6 +43,7 @@ class ModelRegistry:
         self.root = root
         self.models_dir = root / "models"
         self.log_path = root / "promotions.jsonl"
+        self.log = ChainedLog(self.log_path)
 
     def folder(self, version: str) -> Path:
         return self.models_dir / version
@@ -110,41 +102,16 @@ class ModelRegistry:
         cards = [ModelCard.from_json(path.read_text()) for path in folders if not path.parent.name.startswith(".")]
         return sorted(cards, key=lambda card: (card.month, card.family, card.version))
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".promotions.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
-
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append a decision to the log (never rewriting it): numbered and chained to the line before."""
-        with self._locked():
-            earlier = self.promotions()
-            chained = {
-                **entry,
-                "sequence": len(earlier) + 1,
-                "previous_sha256": earlier[-1]["sha256"] if earlier else GENESIS,
-            }
-            chained["sha256"] = entry_hash(chained)
-            with open(self.log_path, "a", encoding="utf-8") as log:
-                log.write(json.dumps(chained, sort_keys=True) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-        return chained
+        return self.log.append(entry)
 
     def promotions(self) -> list[dict[str, Any]]:
         """Every decision in the log, oldest first, after checking each line's hash and its link to the one before."""
-        if not self.log_path.exists():
-            return []
-        entries = [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines()]
-        previous = GENESIS
-        for number, entry in enumerate(entries, start=1):
-            intact = entry.get("sha256") == entry_hash(entry)
-            if not intact or entry.get("sequence") != number or entry.get("previous_sha256") != previous:
-                raise RegistryError(f"{self.log_path} line {number} breaks the chain: the log was edited.")
-            previous = entry["sha256"]
-        return entries
+        try:
+            return self.log.entries()
+        except ChainBroken as error:
+            raise RegistryError(str(error)) from error
 
     def decision(self, month: str) -> dict[str, Any] | None:
         """The newest decision for a month, or None when none was made."""

@@ -1,0 +1,139 @@
+"""Each month's state, read from the Dagster instance: runs, events and materialisations, no bookkeeping of its own."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import ArtifactStore, sha256_of
+from credit_assets.defs.assets.raw_applications import SOURCE_SHA256
+from credit_assets.defs.landing_sensor import LANDING_SHA256_TAG
+
+PARTITION_TAG = "dagster/partition"
+IN_PROGRESS = {
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+}
+_FAILURE_EVENTS = {DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
+
+
+@dataclass(frozen=True)
+class MonthStatus:
+    """Where a month stands: landed, queued, running, scored, ingested (the history) or failed, and why."""
+
+    month: str
+    state: str
+    detail: str
+    run_id: str | None = None
+    model_version: str | None = None
+    decision_shares: dict[str, float] = field(default_factory=dict)
+    labelled: bool = False
+    forecast_auc: float | None = None
+
+
+class _FileHashes:
+    """SHA-256 of landing files, recomputed only when a file's size or modification time changes."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[tuple[int, int], str]] = {}
+
+    def __call__(self, path: Path) -> str | None:
+        if not path.is_file():
+            return None
+        stat = path.stat()
+        key = (stat.st_size, stat.st_mtime_ns)
+        if path not in self._known or self._known[path][0] != key:
+            self._known[path] = (key, sha256_of(path))
+        return self._known[path][1]
+
+
+landing_sha256 = _FileHashes()
+
+
+def _latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tuple[str, dict[str, Any]] | None:
+    """(run id, metadata values) of the asset's newest materialisation of the month."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[month]), limit=1
+    ).records
+    if not records:
+        return None
+    metadata = records[0].asset_materialization.metadata
+    return records[0].run_id, {key: value.value for key, value in metadata.items()}
+
+
+def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: month}), limit=1)
+    return runs[0] if runs else None
+
+
+def _current_step(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+    started = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
+    return f"step {started[-1].step_key}" if started else str(run.status.value).lower()
+
+
+def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The failed steps with their messages, then the failed blocking checks, in the order they happened."""
+    reasons = []
+    for entry in instance.all_logs(run_id, of_type=_FAILURE_EVENTS):
+        event = entry.dagster_event
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            data = event.step_failure_data
+            message = data.user_failure_data.description if data.user_failure_data else None
+            reasons.append(f"{event.step_key} failed: {message or (data.error.message.strip() if data.error else '')}")
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
+                reasons.append(f"check {check.check_name} failed: {check.description or ''}")
+        elif not reasons:
+            reasons.append(event.message or "the run failed")
+    return reasons
+
+
+def _run_source(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """The SHA-256 of the landing file a run read: its sensor tag, else its raw_applications metadata."""
+    if LANDING_SHA256_TAG in run.tags:
+        return run.tags[LANDING_SHA256_TAG]
+    raw = _latest_metadata(instance, "raw_applications", run.tags[PARTITION_TAG])
+    return raw[1].get(SOURCE_SHA256) if raw and raw[0] == run.run_id else None
+
+
+def month_status(instance: dg.DagsterInstance, store: ArtifactStore, month: str) -> MonthStatus:
+    """The month's state from its newest run, compared with the file in the landing folder."""
+    landed = landing_sha256(store.landing_file(landing_file_name(month)))
+    run = _latest_run(instance, month)
+    if run is not None and run.status in IN_PROGRESS:
+        state = "queued" if run.status == dg.DagsterRunStatus.QUEUED else "running"
+        return MonthStatus(month, state, _current_step(instance, run), run.run_id)
+    if run is None or (landed is not None and landed != _run_source(instance, run)):
+        return MonthStatus(month, "landed", "waiting for the landing sensor to start its run")
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        reasons = failure_reasons(instance, run.run_id)
+        return MonthStatus(month, "failed", " | ".join(reasons) or run.status.value.lower(), run.run_id)
+    forecasts = _latest_metadata(instance, "forecasts", month)
+    if forecasts is None:
+        return MonthStatus(month, "ingested", "history: validated and kept for training, not scored", run.run_id)
+    performance = _latest_metadata(instance, "forecast_performance", month)
+    labelled = bool(performance and performance[1].get("labelled"))
+    return MonthStatus(
+        month,
+        "scored",
+        "scored and labelled" if labelled else "scored; labels not landed yet",
+        run.run_id,
+        model_version=forecasts[1].get("model_version"),
+        decision_shares=forecasts[1].get("decision_shares") or {},
+        labelled=labelled,
+        forecast_auc=performance[1].get("roc_auc") if labelled else None,
+    )
+
+
+def known_months(instance: dg.DagsterInstance, store: ArtifactStore, partitions: list[str]) -> list[str]:
+    """Months with a landing file or a materialisation, newest first."""
+    landed = {month for month in partitions if store.landing_file(landing_file_name(month)).is_file()}
+    materialised = instance.get_materialized_partitions(dg.AssetKey("raw_applications"))
+    return sorted((landed | materialised) & set(partitions), reverse=True)

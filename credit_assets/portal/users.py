@@ -1,0 +1,85 @@
+"""Portal users in one JSON file: name, role and an Argon2id password hash; never a password."""
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from credit_assets.core.store import atomic_write
+
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{1,31}")
+MIN_PASSWORD_LENGTH = 12
+_HASHER = PasswordHasher()  # Argon2id with argon2-cffi's RFC 9106 low-memory profile
+# verified against when the name is unknown, so a wrong name costs the same time as a wrong password
+_DECOY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class Role(StrEnum):
+    """What a user may do: an uploader uploads and downloads, a viewer only downloads."""
+
+    UPLOADER = "uploader"
+    VIEWER = "viewer"
+
+    @property
+    def can_upload(self) -> bool:
+        return self is Role.UPLOADER
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+
+
+class UserError(ValueError):
+    """A user that cannot be added as asked; the message says why."""
+
+
+def generate_password() -> str:
+    """A random password of 20 URL-safe characters (about 120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+class UserStore:
+    """The users file; read on every lookup, so an added or removed user counts at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _records(self) -> dict[str, dict[str, str]]:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def get(self, name: str) -> User | None:
+        record = self._records().get(name)
+        return User(name, Role(record["role"])) if record else None
+
+    def users(self) -> list[User]:
+        return [User(name, Role(record["role"])) for name, record in sorted(self._records().items())]
+
+    def add(self, name: str, role: Role, password: str, replace: bool = False) -> User:
+        """Store the user with the password's hash; an existing name only with `replace`."""
+        if not NAME_PATTERN.fullmatch(name):
+            raise UserError(f"user name {name!r}: 2-32 characters, lower-case letters, digits, '_', '.', '-'")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        records = self._records()
+        if name in records and not replace:
+            raise UserError(f"user {name!r} exists: pass --replace to set a new password or role")
+        records[name] = {"role": Role(role).value, "password_hash": _HASHER.hash(password)}
+        atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(records, indent=2, sort_keys=True)))
+        self.path.chmod(0o600)  # hashes are not secrets, but nobody else needs to try cracking them
+        return User(name, Role(role))
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user when the password matches its hash, else None (same work whether or not the name exists)."""
+        record = self._records().get(name)
+        try:
+            _HASHER.verify(record["password_hash"] if record else _DECOY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return User(name, Role(record["role"])) if record else None

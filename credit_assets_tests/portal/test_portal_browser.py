@@ -1,0 +1,214 @@
+"""The portal in real Chromium next to the real `dagster dev` (webserver and daemon): log in, upload a month and
+watch the landing sensor's run score it, download its outputs, a broken file's message, the viewer role."""
+
+import os
+import re
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import ArtifactStore
+from credit_assets.defs.storage import StorageResource
+from credit_assets.portal.audit import AuditLog
+from credit_assets.portal.users import Role, UserStore
+from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
+from credit_assets_tests.defs.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from credit_assets_tests.support.bad_files import set_value
+from credit_assets_tests.support.e2e import (
+    HOST,
+    ROOT,
+    STARTUP_SECONDS,
+    VENV_BIN,
+    dagster_dev,
+    free_port,
+    log_tail,
+    require_tool,
+    spawn_interruptible,
+    stop_process_group,
+    wait_until,
+    write_instance,
+)
+from credit_assets_tests.support.materialise import INGEST, failure_message, materialize_month
+
+MONTHS = GeneratorConfig(seed=4, history_rows=3_000, months=1, rows_per_month=1_000)
+HISTORY, UPLOADED = MONTHS.month_keys
+PASSWORDS = {"olga": "uploader-password-1", "victor": "viewer-password-22"}
+ARTIFACTS = ROOT / "test-artifacts" / "portal"
+UI_MS = 30_000
+SCORED_MS = 8 * 60_000  # sensor tick, the file's settling time, run start and a small model on 2 busy cores
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    store: ArtifactStore
+    source: Path  # the generated files, outside the landing folder
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/login", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """The history ingested, `dagster dev` over it and the portal (`credit-assets portal`) on the same instance."""
+    require_tool(CHROMIUM, "Chromium", "chromium")
+    base = tmp_path_factory.mktemp("portal-browser")
+    home, store, source = base / "dagster_home", ArtifactStore(base / "data"), base / "generated"
+    generate_landing_files(MONTHS, source, base / "generator_truth")
+    store.landing_dir.mkdir(parents=True)
+    (store.landing_dir / landing_file_name(HISTORY)).write_bytes((source / landing_file_name(HISTORY)).read_bytes())
+    write_instance(home)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            result = materialize_month(StorageResource(root=str(store.root)), HISTORY, INGEST, instance=instance)
+            assert result.success, failure_message(result)
+    users = UserStore(store.portal_users_file)
+    for name, role in (("olga", Role.UPLOADER), ("victor", Role.VIEWER)):
+        users.add(name, role, PASSWORDS[name])
+    with dagster_dev(home, store.root) as server, portal_process(home, store.root, server.url) as url:
+        yield Portal(url, store, source)
+
+
+@contextmanager
+def portal_process(home: Path, root: Path, dagster_url: str) -> Iterator[str]:
+    """`credit-assets portal` on a free port of the loopback interface; its URL once it answers."""
+    port, log = free_port(), home / "portal.log"
+    url = f"http://{HOST}:{port}"
+    command = ["portal", "--root", str(root), "--port", str(port), "--dagster-url", dagster_url]
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    with open(log, "wb") as output:
+        process = spawn_interruptible([str(VENV_BIN / "credit-assets"), *command], env, output)
+    try:
+        wait_until(lambda: _answers(url) or process.poll() is not None, STARTUP_SECONDS, f"the portal on {url}")
+        assert process.poll() is None, log_tail(log)
+        yield url
+    finally:
+        stop_process_group(process)
+
+
+@pytest.fixture(scope="module")
+def browser(portal: Portal) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, portal: Portal) -> Iterator[Page]:
+    context = browser.new_context(base_url=portal.url, viewport={"width": 1300, "height": 800}, accept_downloads=True)
+    context.set_default_timeout(UI_MS)
+    expect.set_options(timeout=UI_MS)
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def log_in(page: Page, name: str) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text(f"{name} (")).to_be_visible()
+
+
+def upload(page: Page, month: str, path: Path) -> None:
+    page.locator("select[name=month]").select_option(month)
+    page.get_by_label(re.compile("Applications file")).set_input_files(path)
+    page.get_by_role("button", name="Check and upload").click()
+
+
+def test_without_a_login_every_page_goes_to_the_login(page: Page) -> None:
+    for path in ("/", f"/months/{UPLOADED}/forecasts.csv"):
+        page.goto(path)
+        expect(page).to_have_url(re.compile(r"/login$"))
+    screenshot(page, "1-login")
+
+
+def test_a_broken_file_is_named_by_column_and_rule_and_not_landed(page: Page, portal: Portal, tmp_path: Path) -> None:
+    broken = tmp_path / "applications.csv"
+    broken.write_bytes((portal.source / landing_file_name(UPLOADED)).read_bytes())
+    set_value("DAYS_BIRTH", 4, "12000")(broken)
+    log_in(page, "olga")
+    upload(page, UPLOADED, broken)
+    expect(page.get_by_role("heading", name=f"{UPLOADED} not landed")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="values_within_bounds")
+    expect(row).to_contain_text("DAYS_BIRTH")
+    expect(row).to_contain_text("12000")
+    assert not portal.store.landing_file(landing_file_name(UPLOADED)).exists()
+    screenshot(page, "2-broken-file")
+
+
+def test_a_viewer_sees_no_upload_and_is_refused_one(page: Page, portal: Portal) -> None:
+    log_in(page, "victor")
+    expect(page.get_by_role("heading", name="Months")).to_be_visible()
+    expect(page.get_by_role("heading", name="Upload a month")).to_have_count(0)
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    good = portal.source / landing_file_name(UPLOADED)
+    answer = page.request.post(
+        "/upload",
+        multipart={
+            "csrf_token": token,
+            "month": UPLOADED,
+            "file": {"name": good.name, "mimeType": "text/csv", "buffer": good.read_bytes()},
+        },
+    )
+    assert answer.status == 403 and "victor is a viewer" in answer.text()
+    assert not portal.store.landing_file(landing_file_name(UPLOADED)).exists()
+
+
+def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal: Portal, tmp_path: Path) -> None:
+    log_in(page, "olga")
+    screenshot(page, "3-months")
+    upload(page, UPLOADED, portal.source / landing_file_name(UPLOADED))
+    expect(page.get_by_role("heading", name=f"{UPLOADED} landed")).to_be_visible()
+    screenshot(page, "4-landed")
+    page.goto("/")
+    row = page.locator(f"#month-{UPLOADED}")
+    expect(row.locator(".state")).to_have_text("scored", timeout=SCORED_MS)  # the page reloads itself meanwhile
+    expect(row).to_contain_text("lightgbm-")
+    screenshot(page, "5-scored")
+    expected = {
+        "forecasts": portal.store.forecasts_dir / f"forecasts_{UPLOADED}.csv",
+        "adverse-action notices": portal.store.notices_dir / f"notices_{UPLOADED}.csv",
+    }
+    for link, stored in expected.items():
+        with page.expect_download() as download:
+            row.get_by_role("link", name=link).click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.read_bytes() == stored.read_bytes()
+    with page.expect_download() as pack:
+        row.get_by_role("link", name="model documentation pack").click()
+    version = row.locator("code").inner_text()
+    assert Path(pack.value.path()).read_bytes() == portal.store.documentation_file(version).read_bytes()
+
+
+def test_the_audit_log_holds_every_action(portal: Portal) -> None:
+    entries = AuditLog(portal.store.portal_audit_log).entries()
+    actions = [(entry["user"], entry["action"], entry["outcome"]) for entry in entries]
+    assert ("olga", "upload", "refused: 1 problem(s)") in actions
+    assert ("victor", "upload", "refused: viewer role") in actions
+    assert ("olga", "upload", "landed") in actions
+    downloads = [entry for entry in entries if entry["action"] == "download" and entry["outcome"] == "ok"]
+    assert sorted(entry["file"] for entry in downloads) == ["documentation.html", "forecasts.csv", "notices.csv"]
+    assert all(len(entry["file_sha256"]) == 64 and entry["month"] == UPLOADED for entry in downloads)
+    assert [entry["user"] for entry in entries if entry["action"] == "login"] == ["olga", "victor", "olga"]
