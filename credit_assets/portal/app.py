@@ -22,6 +22,7 @@ from credit_assets.portal.audit import AuditEvent, AuditLog
 from credit_assets.portal.security import (
     CSRF_FIELD,
     BodyLimit,
+    LoginThrottle,
     SecurityHeaders,
     csrf_valid,
     new_csrf_token,
@@ -31,7 +32,7 @@ from credit_assets.portal.users import User, UserStore
 
 PACKAGE = Path(__file__).resolve().parent
 SESSION_COOKIE = "credit_assets_portal"
-IN_PROGRESS_STATES = {"landed", "queued", "running"}
+IN_PROGRESS_STATES = {"landed", "queued", "validating", "scoring"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def create_app(settings: PortalSettings, instance: dg.DagsterInstance | None = N
     """The application; the Dagster instance is $DAGSTER_HOME's unless one is given."""
     templates = Jinja2Templates(directory=PACKAGE / "templates")
     partitions = monthly_partitions.get_partition_keys()
+    throttle = LoginThrottle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -158,10 +160,16 @@ def create_app(settings: PortalSettings, instance: dg.DagsterInstance | None = N
     async def login(request: Request) -> Response:
         form = await checked_form(request, None, "login")
         name = str(form.get("username", ""))
+        if throttle.blocked(name):
+            audit(request, AuditEvent(name, "login", "refused: too many wrong passwords"))
+            wait = f"Too many wrong passwords: try again in {throttle.window_seconds / 60:.0f} minutes."
+            return page(request, "login.html", 429, error=wait)
         user = await run_in_threadpool(settings.users.authenticate, name, str(form.get("password", "")))
         audit(request, AuditEvent(name, "login", "ok" if user else "refused: wrong user name or password"))
         if user is None:
+            throttle.failed(name)
             return page(request, "login.html", 401, error="Wrong user name or password.")
+        throttle.succeeded(name)
         request.session.clear()  # a fresh session and CSRF token for the logged-in user
         request.session.update({"user": user.name, CSRF_FIELD: new_csrf_token()})
         return RedirectResponse("/", status_code=303)

@@ -2,6 +2,7 @@
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,32 @@ def new_csrf_token() -> str:
 def csrf_valid(session: dict, sent: object) -> bool:
     expected = session.get(CSRF_FIELD)
     return isinstance(sent, str) and bool(expected) and hmac.compare_digest(sent, expected)
+
+
+class LoginThrottle:
+    """After `max_failures` wrong passwords for a name within `window_seconds`, that name's logins wait out the window.
+
+    Kept in the process: a restart forgets it, which a guessing attacker cannot trigger from outside.
+    """
+
+    def __init__(self, max_failures: int = 5, window_seconds: float = 900, clock: Callable[[], float] = time.monotonic):
+        self.max_failures, self.window_seconds, self.clock = max_failures, window_seconds, clock
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, name: str) -> list[float]:
+        since = self.clock() - self.window_seconds
+        recent = [moment for moment in self._failures.get(name, []) if moment > since]
+        self._failures[name] = recent
+        return recent
+
+    def blocked(self, name: str) -> bool:
+        return len(self._recent(name)) >= self.max_failures
+
+    def failed(self, name: str) -> None:
+        self._recent(name).append(self.clock())
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
 
 
 class SecurityHeaders:

@@ -20,12 +20,13 @@ IN_PROGRESS = {
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 }
+VALIDATION_STEPS = {"raw_applications", "validated_applications"}
 _FAILURE_EVENTS = {DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
 
 
 @dataclass(frozen=True)
 class MonthStatus:
-    """Where a month stands: landed, queued, running, scored, ingested (the history) or failed, and why."""
+    """Where a month stands: landed, queued, validating, scoring, scored, ingested (the history) or failed, and why."""
 
     month: str
     state: str
@@ -72,9 +73,13 @@ def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | Non
     return runs[0] if runs else None
 
 
-def _current_step(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
-    started = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
-    return f"step {started[-1].step_key}" if started else str(run.status.value).lower()
+def _running(instance: dg.DagsterInstance, run: dg.DagsterRun, month: str) -> MonthStatus:
+    """Queued, validating (reading and checking the file) or scoring, with the step under way."""
+    if run.status == dg.DagsterRunStatus.QUEUED:
+        return MonthStatus(month, "queued", "waiting for the month before it to finish", run.run_id)
+    started = [entry.step_key for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)]
+    state = "validating" if not started or started[-1] in VALIDATION_STEPS else "scoring"
+    return MonthStatus(month, state, f"step {started[-1]}" if started else "starting", run.run_id)
 
 
 def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -108,8 +113,7 @@ def month_status(instance: dg.DagsterInstance, store: ArtifactStore, month: str)
     landed = landing_sha256(store.landing_file(landing_file_name(month)))
     run = _latest_run(instance, month)
     if run is not None and run.status in IN_PROGRESS:
-        state = "queued" if run.status == dg.DagsterRunStatus.QUEUED else "running"
-        return MonthStatus(month, state, _current_step(instance, run), run.run_id)
+        return _running(instance, run, month)
     if run is None or (landed is not None and landed != _run_source(instance, run)):
         return MonthStatus(month, "landed", "waiting for the landing sensor to start its run")
     if run.status != dg.DagsterRunStatus.SUCCESS:

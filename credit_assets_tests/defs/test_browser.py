@@ -5,26 +5,15 @@ from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
-from credit_assets_tests.support.e2e import ROOT, DagsterDev, dagster_dev, require_tool, wait_until, write_instance
+from credit_assets_tests.support.browser import chromium, screenshot, tab
+from credit_assets_tests.support.e2e import DagsterDev, dagster_dev, wait_until, write_instance
 from credit_assets_tests.support.materialise import INGEST, SCORE, failure_message, materialize_month
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
 DEMO = GeneratorConfig(seed=3, history_rows=3_000, months=2, rows_per_month=1_000)
 HISTORY, *SCORED = DEMO.month_keys
 LINEAGE = [
@@ -42,18 +31,11 @@ LINEAGE = [
     "decision_economics",
     "model_documentation",
 ]
-UI_MS = 30_000  # the React app fetches after rendering: every action and expectation waits up to this long
 RUN_SECONDS = 5 * 60  # a launched run or backfill of raw_applications: a few process start-ups on 2 busy cores
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """The system Chromium Playwright drives (no browser download)."""
-    return require_tool(CHROMIUM, "Chromium", "chromium")
-
-
-@pytest.fixture(scope="module")
-def demo_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
+def demo_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
     """`dagster dev` on an instance whose demo months were materialised in process beforehand, as `dev.py demo` does."""
     base = tmp_path_factory.mktemp("browser")
     home, storage = base / "dagster_home", StorageResource(root=str(base / "data"))
@@ -71,28 +53,16 @@ def demo_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    """Headless Chromium for the module."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the module (first, so a missing Chromium fails before the server starts)."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Browser, demo_server: DagsterDev) -> Iterator[Page]:
-    """A fresh tab on the demo server; every expectation waits up to UI_MS."""
-    context = browser.new_context(base_url=demo_server.url, viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(UI_MS)
-    expect.set_options(timeout=UI_MS)
-    yield context.new_page()
-    context.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    """Keep what the page shows as a test artifact (test-artifacts/browser/NAME.png)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png")
+    with tab(browser, demo_server.url) as opened:
+        yield opened
 
 
 def sidebar_asset(page: Page, asset: str) -> Locator:
@@ -141,7 +111,7 @@ def test_asset_graph_shows_every_asset_of_the_lineage(page: Page) -> None:
     expand_lineage(page)
     for asset in LINEAGE:
         expect(sidebar_asset(page, asset)).to_be_visible()
-    screenshot(page, "1-asset-graph")
+    screenshot(page, "browser", "1-asset-graph")
 
 
 def test_partitioned_asset_lists_its_months(page: Page) -> None:
@@ -151,7 +121,7 @@ def test_partitioned_asset_lists_its_months(page: Page) -> None:
     page.get_by_role("textbox", name="Filter by name…").fill(SCORED[0])
     page.get_by_text(SCORED[0], exact=True).filter(visible=True).first.click()
     expect(page.get_by_role("row", name=f"dagster/row_count {DEMO.rows_per_month}")).to_be_visible()
-    screenshot(page, "2-forecasts-partitions")
+    screenshot(page, "browser", "2-forecasts-partitions")
 
 
 def test_materialising_one_month_from_the_ui_succeeds(page: Page, demo_server: DagsterDev) -> None:
@@ -161,7 +131,7 @@ def test_materialising_one_month_from_the_ui_succeeds(page: Page, demo_server: D
     page.goto(f"/runs/{run_id}")
     expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_SECONDS * 1000)
     assert run_id in {event["runId"] for event in demo_server.materialisations("raw_applications", [SCORED[-1]])}
-    screenshot(page, "3-one-month-run")
+    screenshot(page, "browser", "3-one-month-run")
 
 
 def test_backfilling_two_months_from_the_ui_completes(page: Page, demo_server: DagsterDev) -> None:
@@ -171,7 +141,7 @@ def test_backfilling_two_months_from_the_ui_completes(page: Page, demo_server: D
     page.goto(f"/runs/b/{backfill_id}")
     expect(page.get_by_text("100% completed", exact=True)).to_be_visible(timeout=RUN_SECONDS * 1000)
     assert demo_server.backfill_status(backfill_id) == "COMPLETED_SUCCESS"
-    screenshot(page, "4-two-month-backfill")
+    screenshot(page, "browser", "4-two-month-backfill")
 
 
 def test_checks_of_validated_applications_show_their_results(page: Page, demo_server: DagsterDev) -> None:
@@ -182,7 +152,7 @@ def test_checks_of_validated_applications_show_their_results(page: Page, demo_se
     for name in names:
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
     expect(page.get_by_text("Succeeded", exact=True)).to_have_count(len(names))
-    screenshot(page, "5-validated-applications-checks")
+    screenshot(page, "browser", "5-validated-applications-checks")
 
 
 def test_each_month_keeps_its_own_check_results(page: Page) -> None:
@@ -197,4 +167,4 @@ def test_each_month_keeps_its_own_check_results(page: Page) -> None:
     expect(page.get_by_text("1 Partitions Selected", exact=True)).to_be_visible()
     expect(page.get_by_text("Passed", exact=True).filter(visible=True).first).to_be_visible()
     expect(page.get_by_role("row", name=f"file {landing_file_name(earlier)}")).to_be_visible()
-    screenshot(page, "6-checks-of-one-month")
+    screenshot(page, "browser", "6-checks-of-one-month")

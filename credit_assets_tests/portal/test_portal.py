@@ -107,6 +107,19 @@ def test_login_needs_the_right_password_and_the_forms_token(client: TestClient, 
     ]
 
 
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(client: TestClient, store: ArtifactStore) -> None:
+    def attempt(password: str) -> object:
+        return client.post("/login", data={"username": "olga", "password": password, "csrf_token": token(client)})
+
+    for _ in range(5):
+        assert attempt("guess").status_code == 401
+    locked = attempt(PASSWORDS["olga"])
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
+    assert client.get("/").status_code == 303  # still not logged in
+    log_in(client, "victor")  # other names are not locked
+    assert AuditLog(store.portal_audit_log).entries()[-2]["outcome"] == "refused: too many wrong passwords"
+
+
 def test_a_good_month_is_prechecked_and_landed_under_the_months_name(
     client: TestClient, store: ArtifactStore, small_landing: Path, instance: dg.DagsterInstance
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
@@ -19,17 +19,15 @@ from credit_assets.defs.storage import StorageResource
 from credit_assets.portal.audit import AuditLog
 from credit_assets.portal.users import Role, UserStore
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
-from credit_assets_tests.defs.test_browser import CHROMIUM, CHROMIUM_FLAGS
 from credit_assets_tests.support.bad_files import set_value
+from credit_assets_tests.support.browser import chromium, screenshot, tab
 from credit_assets_tests.support.e2e import (
     HOST,
-    ROOT,
     STARTUP_SECONDS,
     VENV_BIN,
     dagster_dev,
     free_port,
     log_tail,
-    require_tool,
     spawn_interruptible,
     stop_process_group,
     wait_until,
@@ -40,8 +38,6 @@ from credit_assets_tests.support.materialise import INGEST, failure_message, mat
 MONTHS = GeneratorConfig(seed=4, history_rows=3_000, months=1, rows_per_month=1_000)
 HISTORY, UPLOADED = MONTHS.month_keys
 PASSWORDS = {"olga": "uploader-password-1", "victor": "viewer-password-22"}
-ARTIFACTS = ROOT / "test-artifacts" / "portal"
-UI_MS = 30_000
 SCORED_MS = 8 * 60_000  # sensor tick, the file's settling time, run start and a small model on 2 busy cores
 
 
@@ -61,9 +57,8 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """The history ingested, `dagster dev` over it and the portal (`credit-assets portal`) on the same instance."""
-    require_tool(CHROMIUM, "Chromium", "chromium")
     base = tmp_path_factory.mktemp("portal-browser")
     home, store, source = base / "dagster_home", ArtifactStore(base / "data"), base / "generated"
     generate_landing_files(MONTHS, source, base / "generator_truth")
@@ -100,25 +95,15 @@ def portal_process(home: Path, root: Path, dagster_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(portal: Portal) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Browser, portal: Portal) -> Iterator[Page]:
-    context = browser.new_context(base_url=portal.url, viewport={"width": 1300, "height": 800}, accept_downloads=True)
-    context.set_default_timeout(UI_MS)
-    expect.set_options(timeout=UI_MS)
-    yield context.new_page()
-    context.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    with tab(browser, portal.url, width=1300, height=800) as opened:
+        yield opened
 
 
 def log_in(page: Page, name: str) -> None:
@@ -140,7 +125,7 @@ def test_without_a_login_every_page_goes_to_the_login(page: Page) -> None:
     for path in ("/", f"/months/{UPLOADED}/forecasts.csv"):
         page.goto(path)
         expect(page).to_have_url(re.compile(r"/login$"))
-    screenshot(page, "1-login")
+    screenshot(page, "portal", "1-login", full_page=True)
 
 
 def test_a_broken_file_is_named_by_column_and_rule_and_not_landed(page: Page, portal: Portal, tmp_path: Path) -> None:
@@ -154,7 +139,7 @@ def test_a_broken_file_is_named_by_column_and_rule_and_not_landed(page: Page, po
     expect(row).to_contain_text("DAYS_BIRTH")
     expect(row).to_contain_text("12000")
     assert not portal.store.landing_file(landing_file_name(UPLOADED)).exists()
-    screenshot(page, "2-broken-file")
+    screenshot(page, "portal", "2-broken-file", full_page=True)
 
 
 def test_a_viewer_sees_no_upload_and_is_refused_one(page: Page, portal: Portal) -> None:
@@ -177,15 +162,15 @@ def test_a_viewer_sees_no_upload_and_is_refused_one(page: Page, portal: Portal) 
 
 def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal: Portal, tmp_path: Path) -> None:
     log_in(page, "olga")
-    screenshot(page, "3-months")
+    screenshot(page, "portal", "3-months", full_page=True)
     upload(page, UPLOADED, portal.source / landing_file_name(UPLOADED))
     expect(page.get_by_role("heading", name=f"{UPLOADED} landed")).to_be_visible()
-    screenshot(page, "4-landed")
+    screenshot(page, "portal", "4-landed", full_page=True)
     page.goto("/")
     row = page.locator(f"#month-{UPLOADED}")
     expect(row.locator(".state")).to_have_text("scored", timeout=SCORED_MS)  # the page reloads itself meanwhile
     expect(row).to_contain_text("lightgbm-")
-    screenshot(page, "5-scored")
+    screenshot(page, "portal", "5-scored", full_page=True)
     expected = {
         "forecasts": portal.store.forecasts_dir / f"forecasts_{UPLOADED}.csv",
         "adverse-action notices": portal.store.notices_dir / f"notices_{UPLOADED}.csv",
