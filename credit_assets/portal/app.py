@@ -41,7 +41,7 @@ class PortalSettings:
 
     storage_root: Path
     dagster_url: str = "http://127.0.0.1:3000"
-    max_upload_bytes: int = 512 << 20  # the 267,511-row history is about 170 MiB
+    max_upload_bytes: int = 512 << 20  # the 267,511-row history is about 140 MiB
     https_only: bool = False  # set behind a TLS-terminating proxy: cookies only over HTTPS, HSTS
     session_hours: int = 8
 
@@ -70,10 +70,10 @@ class Refused(Exception):
         self.status_code, self.title, self.message = status_code, title, message
 
 
-DOWNLOADS = {
+DOWNLOADS = {  # file -> (link text, media type)
     "forecasts.csv": ("forecasts", "text/csv"),
-    "notices.csv": ("adverse-action notices", "text/csv"),
-    "documentation.html": ("model documentation pack", "text/html"),
+    "notices.csv": ("notices", "text/csv"),
+    "documentation.html": ("documentation", "text/html"),
 }
 
 

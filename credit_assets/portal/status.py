@@ -76,7 +76,7 @@ def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | Non
 def _running(instance: dg.DagsterInstance, run: dg.DagsterRun, month: str) -> MonthStatus:
     """Queued, validating (reading and checking the file) or scoring, with the step under way."""
     if run.status == dg.DagsterRunStatus.QUEUED:
-        return MonthStatus(month, "queued", "waiting for the month before it to finish", run.run_id)
+        return MonthStatus(month, "queued", "in Dagster's run queue: months run one at a time, in order", run.run_id)
     started = [entry.step_key for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)]
     state = "validating" if not started or started[-1] in VALIDATION_STEPS else "scoring"
     return MonthStatus(month, state, f"step {started[-1]}" if started else "starting", run.run_id)

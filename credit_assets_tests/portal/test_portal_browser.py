@@ -173,7 +173,7 @@ def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal
     screenshot(page, "portal", "5-scored", full_page=True)
     expected = {
         "forecasts": portal.store.forecasts_dir / f"forecasts_{UPLOADED}.csv",
-        "adverse-action notices": portal.store.notices_dir / f"notices_{UPLOADED}.csv",
+        "notices": portal.store.notices_dir / f"notices_{UPLOADED}.csv",
     }
     for link, stored in expected.items():
         with page.expect_download() as download:
@@ -182,7 +182,7 @@ def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal
         download.value.save_as(saved)
         assert saved.read_bytes() == stored.read_bytes()
     with page.expect_download() as pack:
-        row.get_by_role("link", name="model documentation pack").click()
+        row.get_by_role("link", name="documentation").click()
     version = row.locator("code").inner_text()
     assert Path(pack.value.path()).read_bytes() == portal.store.documentation_file(version).read_bytes()
 
