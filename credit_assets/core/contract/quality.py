@@ -2,15 +2,18 @@
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import great_expectations as gx
 import numpy as np
 import pandas as pd
 from great_expectations.core import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent.interfaces import Batch
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 from credit_assets.core.contract import schema
@@ -262,29 +265,46 @@ def ids_before(month: str, months: Iterable[str], read_ids: Callable[[str], pd.S
     return known_ids(read_ids(key) for key in months if key < month)
 
 
-def validate(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> list[RuleOutcome]:
-    """Run the contract's GX suite on one month's frame and group the results into rule outcomes."""
+def _detailed_format(frame: pd.DataFrame) -> dict[str, Any]:
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+    if schema.ID_COLUMN in frame.columns:
+        result_format["unexpected_index_column_names"] = [schema.ID_COLUMN]
+    return result_format
+
+
+@contextmanager
+def _month_batch(frame: pd.DataFrame) -> Iterator[Batch]:
+    """The frame as a batch of an ephemeral GX context, dropped afterwards."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas("applications")
-        .add_dataframe_asset("month")
-        .add_batch_definition_whole_dataframe("whole_month")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    suite = gx.ExpectationSuite(name="application_contract", expectations=build_expectations(frame, earlier_ids))
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
-    if schema.ID_COLUMN in frame.columns:
-        result_format["unexpected_index_column_names"] = [schema.ID_COLUMN]
+    source = context.data_sources.add_pandas("applications")
     try:
-        results = batch.validate(suite, result_format=result_format)
+        asset = source.add_dataframe_asset("month").add_batch_definition_whole_dataframe("whole_month")
+        yield asset.get_batch(batch_parameters={"dataframe": frame})
     finally:  # the ephemeral context lives on as GX's current project and would keep the month's frame alive
         context.data_sources.delete("applications")
+
+
+def _run(batch: Batch, expectations: list, result_format: str | dict[str, Any]) -> list[ExpectationValidationResult]:
+    suite = gx.ExpectationSuite(name="application_contract", expectations=expectations)
+    return batch.validate(suite, result_format=result_format).results if expectations else []
+
+
+def validate(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> list[RuleOutcome]:
+    """Run the contract's GX suite on one month's frame and group the results into rule outcomes.
+
+    Every expectation is first evaluated for its verdict alone (BOOLEAN_ONLY); only the failed ones run again
+    for counts and example rows. Most of GX's cost is per expectation and metric, so a passing month costs
+    less than half of a one-pass SUMMARY validation, with the same verdicts and messages.
+    """
+    with _month_batch(frame) as batch:
+        verdicts = _run(batch, build_expectations(frame, earlier_ids), "BOOLEAN_ONLY")
+        failed = [result.expectation_config.to_domain_obj() for result in verdicts if not result.success]
+        details = _run(batch, failed, _detailed_format(frame))
     outcomes = {rule: RuleOutcome(rule) for rule in Rule}
-    for result in results.results:
-        outcome = outcomes[Rule(result.expectation_config.meta["rule"])]
-        outcome.checked += 1
-        if not result.success:
-            outcome.findings.append(_finding(result))
+    for result in verdicts:
+        outcomes[Rule(result.expectation_config.meta["rule"])].checked += 1
+    for result in details:
+        outcomes[Rule(result.expectation_config.meta["rule"])].findings.append(_finding(result))
     return list(outcomes.values())
