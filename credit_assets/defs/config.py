@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 import dagster as dg
 import pydantic
 
+from credit_assets.defs.partitions import Refusal
+
 Settings = TypeVar("Settings")
 
 
@@ -21,4 +23,4 @@ def to_settings(config: dg.Config, settings: type[Settings]) -> Settings:
     try:
         return settings(**config.model_dump())
     except ValueError as error:
-        raise dg.Failure(f"invalid run config: {error}") from error
+        raise Refusal(f"invalid run config: {error}") from error

@@ -21,14 +21,28 @@ PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(
 )
 
 
+# A transient fault (an I/O error, a lost connection) gets two more attempts, 1 s and 2 s later. A Refusal (bad
+# input, a missing upstream month, a tampered model, invalid config) is never retried: it would fail the same way.
+TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class Refusal(dg.Failure):
+    """A step failure that retrying cannot fix; it fails at once, whatever the retry policy."""
+
+    def __init__(self, description: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(description=description, metadata=metadata, allow_retries=False)
+
+
 def monthly_asset(**kwargs: Any) -> Callable[..., dg.AssetsDefinition]:
-    """`dg.asset` for one month per partition and per backfill run."""
-    return dg.asset(partitions_def=monthly_partitions, backfill_policy=ONE_MONTH_PER_RUN, **kwargs)
+    """`dg.asset` for one month per partition and per backfill run, retried on transient faults."""
+    return dg.asset(
+        partitions_def=monthly_partitions, backfill_policy=ONE_MONTH_PER_RUN, retry_policy=TRANSIENT_RETRIES, **kwargs
+    )
 
 
 def monthly_check(**kwargs: Any) -> Callable[..., dg.AssetChecksDefinition]:
-    """`dg.asset_check` with the monthly partitions, so every month keeps its own check history."""
-    return dg.asset_check(partitions_def=monthly_partitions, **kwargs)
+    """`dg.asset_check` with the monthly partitions (every month keeps its own check history), retried likewise."""
+    return dg.asset_check(partitions_def=monthly_partitions, retry_policy=TRANSIENT_RETRIES, **kwargs)
 
 
 def monthly_check_spec(name: str, **kwargs: Any) -> dg.AssetCheckSpec:

@@ -10,6 +10,7 @@ from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.modeling.training import FeatureLoader
 from credit_assets.core.store import ArtifactStore, MissingArtifact, read_json, write_bytes, write_json
+from credit_assets.defs.partitions import Refusal
 
 AssetRef = dg.AssetsDefinition | dg.AssetKey
 READ_LOG_PREFIX = "reads "
@@ -59,7 +60,7 @@ class StorageResource(dg.ConfigurableResource):
         try:
             return self.store.read_table(self._readable(context, asset, month), month, columns)
         except MissingArtifact as error:
-            raise dg.Failure(str(error)) from error
+            raise Refusal(str(error)) from error
 
     def table_loader(self, context: Context, asset: AssetRef) -> FeatureLoader:
         """Reads months of a table the running step declares upstream: (month, columns) -> frame."""
@@ -80,7 +81,7 @@ class StorageResource(dg.ConfigurableResource):
         """The champion promoted for the month by its newest decision in the promotion log."""
         found = self.find_model(context, asset, month)
         if found is None:
-            raise dg.Failure(f"No model was promoted for {month}: materialise model for {month} first.")
+            raise Refusal(f"No model was promoted for {month}: materialise model for {month} first.")
         return found
 
     def find_model(self, context: Context, asset: AssetRef, month: str) -> Model | None:
@@ -89,21 +90,21 @@ class StorageResource(dg.ConfigurableResource):
         try:
             return self.registry.champion(month)
         except (MissingArtifact, RegistryError) as error:
-            raise dg.Failure(str(error)) from error
+            raise Refusal(str(error)) from error
 
     def register(self, model: Model) -> tuple[Model, bool]:
         """Keep a trained model in the registry (a no-op when that version is stored); whether it is new."""
         try:
             return self.registry.register(model)
         except RegistryError as error:
-            raise dg.Failure(str(error)) from error
+            raise Refusal(str(error)) from error
 
     def read_decision(self, context: Context, asset: AssetRef, month: str) -> dict[str, Any]:
         """The newest promotion decision for the month: champion, challengers, rule and trigger."""
         self._readable(context, asset, month)
         decision = self.registry.decision(month)
         if decision is None:
-            raise dg.Failure(f"No promotion decision for {month}: materialise model for {month} first.")
+            raise Refusal(f"No promotion decision for {month}: materialise model for {month} first.")
         return decision
 
     def load_version(self, context: Context, asset: AssetRef, version: str) -> Model:
@@ -112,7 +113,7 @@ class StorageResource(dg.ConfigurableResource):
         try:
             return self.registry.load(version)
         except (MissingArtifact, RegistryError) as error:
-            raise dg.Failure(str(error)) from error
+            raise Refusal(str(error)) from error
 
     def report_path(self, asset: AssetRef, month: str, name: str) -> Path:
         return self.store.artifact_dir(asset_name(asset), month) / name
@@ -121,7 +122,7 @@ class StorageResource(dg.ConfigurableResource):
         found = self.find_report(context, asset, month, name)
         if found is None:
             path = self.report_path(asset, month, name)
-            raise dg.Failure(f"{asset_name(asset)} has no report {name} for {month} ({path}): materialise it first.")
+            raise Refusal(f"{asset_name(asset)} has no report {name} for {month} ({path}): materialise it first.")
         return found
 
     def find_report(self, context: Context, asset: AssetRef, month: str, name: str) -> Any | None:

@@ -11,7 +11,7 @@ from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import CUTOFFS_FILE, forecasts
 from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import check_result, image, table
-from credit_assets.defs.partitions import monthly_asset, monthly_check
+from credit_assets.defs.partitions import Refusal, monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 RESULT_FILE = "economics.json"
@@ -42,7 +42,7 @@ def decision_economics(
             settings,
         )
     except ValueError as error:
-        raise dg.Failure(f"decision economics for {month}: {error}") from error
+        raise Refusal(f"decision economics for {month}: {error}") from error
     storage.write_report(context, RESULT_FILE, result.to_dict())
     charts = {"profit.png": economics.profit_png(result, cutoffs), "approval.png": economics.approval_png(result)}
     storage.write_report_files(context, charts)

@@ -8,7 +8,7 @@ from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import TrainingData, training_data
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.metadata import table_schema
-from credit_assets.defs.partitions import monthly_asset
+from credit_assets.defs.partitions import Refusal, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
 # The definitions refuse to load while the contract contradicts the fair-lending policy (naming column and rule).
@@ -55,4 +55,4 @@ def training_window(
         months, load = storage.table_months(context, features), storage.table_loader(context, features)
         return training_data(months, load, month, settings)
     except ValueError as error:
-        raise dg.Failure(str(error)) from error
+        raise Refusal(str(error)) from error

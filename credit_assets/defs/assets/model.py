@@ -31,7 +31,7 @@ from credit_assets.core.months import previous_month
 from credit_assets.defs.assets.features import features, training_window
 from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import check_result, image
-from credit_assets.defs.partitions import PREVIOUS_MONTH, monthly_asset, monthly_check_spec
+from credit_assets.defs.partitions import PREVIOUS_MONTH, Refusal, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("model")
@@ -107,7 +107,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
     results = [check_result(verdict, name) for name, verdict in judged.verdicts.items()]
     if champion is None:
         yield from results
-        raise dg.Failure(
+        raise Refusal(
             description=f"No model promoted for {month} (rule {settings.promotion_rule}): {judged.refusal()}",
             metadata={"promotion_log_sequence": decision["sequence"]},
         )

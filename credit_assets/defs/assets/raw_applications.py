@@ -6,7 +6,7 @@ from credit_assets.core.contract.landing import LandingFileError, read_landing_c
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import sha256_of
 from credit_assets.defs.metadata import table_schema
-from credit_assets.defs.partitions import monthly_asset
+from credit_assets.defs.partitions import Refusal, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
 SOURCE_SHA256 = "source_sha256"
@@ -21,11 +21,11 @@ def raw_applications(context: dg.AssetExecutionContext, storage: StorageResource
     """Read the month's landing CSV with the contract's dtypes and store it as Parquet."""
     path = storage.store.landing_file(landing_file_name(context.partition_key))
     if not path.is_file():
-        raise dg.Failure(f"No landing file for {context.partition_key}: expected {path}.")
+        raise Refusal(f"No landing file for {context.partition_key}: expected {path}.")
     try:
         frame = read_landing_csv(path)
     except LandingFileError as error:
-        raise dg.Failure(
+        raise Refusal(
             description=str(error),
             metadata={
                 "file": str(path),

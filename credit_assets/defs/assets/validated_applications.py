@@ -13,7 +13,7 @@ from credit_assets.core.contract.normalise import normalise, quirk_counts
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.assets.raw_applications import raw_applications
 from credit_assets.defs.metadata import table_schema
-from credit_assets.defs.partitions import monthly_asset, monthly_check_spec
+from credit_assets.defs.partitions import Refusal, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("validated_applications")
@@ -56,7 +56,7 @@ def validated_applications(context: dg.AssetExecutionContext, storage: StorageRe
     failed = [outcome for outcome in outcomes if not outcome.passed]
     if failed:  # the results target the month's last good version, which stays as it was
         yield from results
-        raise dg.Failure(
+        raise Refusal(
             description=f"{file_name} broke {len(failed)} blocking rule(s): " + " | ".join(o.summary() for o in failed),
             metadata={"file": file_name, "failed_rules": [o.rule.value for o in failed]},
         )
