@@ -11,7 +11,7 @@ import pandas as pd
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH
 from credit_assets.core.store import ArtifactStore, default_root
-from credit_assets.portal.users import UserStore
+from credit_assets.portal.users import Role, UserStore
 from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
 from credit_assets.synthetic.split_real import BLOCK_ROWS, MONTHLY_BLOCKS, split_real
 
@@ -131,7 +131,7 @@ def _users(root: Path) -> UserStore:
 
 def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="user name: 2-32 lower-case letters, digits, '_', '.', '-'")
-    parser.add_argument("--role", choices=["uploader", "viewer"], required=True)
+    parser.add_argument("--role", choices=[role.value for role in Role], required=True)
     parser.add_argument("--replace", action="store_true", help="set a new password and role for an existing user")
     parser.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input instead of generating one"
@@ -141,7 +141,7 @@ def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_add_user(args: argparse.Namespace) -> int:
     """Add a portal user; a generated password is printed once and stored only as its hash."""
-    from credit_assets.portal.users import Role, generate_password
+    from credit_assets.portal.users import generate_password
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
     user = _users(args.root).add(args.name, Role(args.role), password, replace=args.replace)
@@ -166,7 +166,8 @@ def _run_portal(args: argparse.Namespace) -> int:
     """Serve the portal with uvicorn (needs DAGSTER_HOME: month states are read from that instance)."""
     import uvicorn
 
-    from credit_assets.portal.app import PortalSettings, create_app
+    from credit_assets.portal.app import create_app
+    from credit_assets.portal.web import PortalSettings
 
     settings = PortalSettings(
         args.root, args.dagster_url, max_upload_bytes=args.max_upload_mib << 20, https_only=args.https_only

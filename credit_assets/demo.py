@@ -2,7 +2,6 @@
 
 import os
 from dataclasses import replace
-from pathlib import Path
 
 import dagster as dg
 
@@ -32,20 +31,15 @@ def already_materialised(instance: dg.DagsterInstance, storage: ArtifactStore, m
     return last[0] == sha256_of(storage.landing_dir / landing_file_name(month)) and run is not None and run.is_success
 
 
-def upload_example_dir(storage: ArtifactStore) -> Path:
-    """Where the demo keeps one generated month back, for a first upload through the portal."""
-    return storage.root / "upload_example"
-
-
 def land_demo_months(storage: ArtifactStore) -> None:
     """Generate the demo months into the landing folder, the newest one into the upload example folder."""
     config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
     config = replace(config, months=config.months + 1)
     generate_landing_files(config, storage.landing_dir, storage.generator_truth_dir)
     newest = landing_file_name(config.month_keys[-1])
-    upload_example_dir(storage).mkdir(parents=True, exist_ok=True)
-    os.replace(storage.landing_dir / newest, upload_example_dir(storage) / newest)
-    print(f"kept {newest} back for a first upload through the portal: {upload_example_dir(storage) / newest}")
+    storage.upload_example_dir.mkdir(parents=True, exist_ok=True)
+    os.replace(storage.landing_dir / newest, storage.upload_example_dir / newest)
+    print(f"kept {newest} back for a first upload through the portal: {storage.upload_example_dir / newest}")
 
 
 def run_demo(instance: dg.DagsterInstance) -> None:

@@ -111,6 +111,11 @@ class ArtifactStore:
         return self.root / "notifications" / "notifications.jsonl"
 
     @property
+    def upload_example_dir(self) -> Path:
+        """Where the demo keeps one generated month back, for a first upload through the portal."""
+        return self.root / "upload_example"
+
+    @property
     def portal_dir(self) -> Path:
         """The portal's users, audit log, session key and upload staging."""
         return self.root / "portal"

@@ -17,8 +17,6 @@ from credit_assets.portal.web import LoginRequired, Portal, PortalSettings, Refu
 
 SESSION_COOKIE = "credit_assets_portal"
 
-__all__ = ["PortalSettings", "create_app"]
-
 
 def _refused_too_large(scope: Scope) -> None:
     audit(scope, AuditEvent(scope.get("session", {}).get("user"), "upload", "refused: over the size limit"))

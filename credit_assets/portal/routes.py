@@ -77,7 +77,7 @@ def months(request: Request) -> Response:
     portal = portal_of(request)
     partitions, store = portal.partitions, portal.settings.store
     shown = status.known_months(portal.instance, store, partitions)
-    statuses = [status.month_status(portal.instance, store, month) for month in shown]
+    statuses = [status.month_status(portal.instance, store, month, portal.hashes) for month in shown]
     following = partitions[partitions.index(shown[0]) + 1] if shown and shown[0] != partitions[-1] else None
     return page(
         request,
@@ -163,7 +163,7 @@ def _download_path(portal: Portal, month: str, name: str) -> Path | None:
         return store.forecasts_dir / f"forecasts_{month}.csv"
     if name == "notices.csv":
         return store.notices_dir / f"notices_{month}.csv"
-    version = status.month_status(portal.instance, store, month).model_version
+    version = status.month_status(portal.instance, store, month, portal.hashes).model_version
     return store.documentation_file(version) if version else None
 
 

@@ -38,7 +38,7 @@ class MonthStatus:
     forecast_auc: float | None = None
 
 
-class _FileHashes:
+class FileHashes:
     """SHA-256 of landing files, recomputed only when a file's size or modification time changes."""
 
     def __init__(self) -> None:
@@ -52,9 +52,6 @@ class _FileHashes:
         if path not in self._known or self._known[path][0] != key:
             self._known[path] = (key, sha256_of(path))
         return self._known[path][1]
-
-
-landing_sha256 = _FileHashes()
 
 
 def _latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tuple[str, dict[str, Any]] | None:
@@ -108,9 +105,11 @@ def _run_source(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
     return raw[1].get(SOURCE_SHA256) if raw and raw[0] == run.run_id else None
 
 
-def month_status(instance: dg.DagsterInstance, store: ArtifactStore, month: str) -> MonthStatus:
-    """The month's state from its newest run, compared with the file in the landing folder."""
-    landed = landing_sha256(store.landing_file(landing_file_name(month)))
+def month_status(
+    instance: dg.DagsterInstance, store: ArtifactStore, month: str, hashes: FileHashes | None = None
+) -> MonthStatus:
+    """The month's state from its newest run, compared with the file in the landing folder (hashed by `hashes`)."""
+    landed = (hashes or FileHashes())(store.landing_file(landing_file_name(month)))
     run = _latest_run(instance, month)
     if run is not None and run.status in IN_PROGRESS:
         return _running(instance, run, month)

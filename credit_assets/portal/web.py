@@ -13,6 +13,7 @@ from starlette.types import Scope
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal.audit import AuditEvent, AuditLog
 from credit_assets.portal.security import CSRF_FIELD, LoginThrottle, csrf_valid, new_csrf_token
+from credit_assets.portal.status import FileHashes
 from credit_assets.portal.users import User, UserStore
 
 PACKAGE = Path(__file__).resolve().parent
@@ -43,12 +44,13 @@ class PortalSettings:
 
 @dataclass
 class Portal:
-    """The application's state: settings, the months it takes, templates, the login throttle, the instance."""
+    """The application's state: settings, the months it takes, templates, throttle, file hashes, the instance."""
 
     settings: PortalSettings
     partitions: list[str]
     templates: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(directory=PACKAGE / "templates"))
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    hashes: FileHashes = field(default_factory=FileHashes)  # of the landing files, kept while they are unchanged
     instance: dg.DagsterInstance | None = None  # set while the application runs
 
     def checked_month(self, month: object) -> str:

@@ -15,9 +15,10 @@ from credit_assets.core.chained_log import ChainBroken
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal import status
-from credit_assets.portal.app import PortalSettings, create_app
+from credit_assets.portal.app import create_app
 from credit_assets.portal.audit import AuditLog
 from credit_assets.portal.users import Role, UserError, UserStore
+from credit_assets.portal.web import PortalSettings
 from credit_assets_tests.support.bad_files import set_value
 from credit_assets_tests.support.materialise import MONTHS, failure_message, materialize_month, storage_with
 
