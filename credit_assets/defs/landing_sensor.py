@@ -10,7 +10,7 @@ from credit_assets.core.months import month_of_landing_file
 from credit_assets.core.store import sha256_of
 from credit_assets.defs.assets.raw_applications import last_materialisation
 from credit_assets.defs.jobs import ingest_month, job_for_month, score_month
-from credit_assets.defs.partitions import monthly_partitions
+from credit_assets.defs.partitions import monthly_partitions, oldest_month_first
 from credit_assets.defs.storage import StorageResource
 
 # A file counts as complete once it has not changed for this long; copy tools that write in place are
@@ -33,7 +33,7 @@ def _run_request(path: Path, month: str, digest: str) -> dg.RunRequest:
         run_key=f"{path.name}:{digest[:16]}",
         partition_key=month,
         job_name=job_for_month(month),
-        tags={LANDING_FILE_TAG: path.name, LANDING_SHA256_TAG: digest},
+        tags={LANDING_FILE_TAG: path.name, LANDING_SHA256_TAG: digest, **oldest_month_first(month)},
     )
 
 

@@ -6,6 +6,7 @@ from credit_assets.core.months import landing_file_name, previous_month
 from credit_assets.core.store import sha256_of
 from credit_assets.defs.assets.raw_applications import last_materialisation
 from credit_assets.defs.jobs import score_month
+from credit_assets.defs.partitions import oldest_month_first
 from credit_assets.defs.storage import StorageResource
 
 
@@ -26,4 +27,4 @@ def monthly_scoring(context: dg.ScheduleEvaluationContext, storage: StorageResou
     last = last_materialisation(context.instance, month)
     if last is not None and last[0] == digest:
         return dg.SkipReason(f"{month}: already materialised from this file")
-    return dg.RunRequest(run_key=f"{path.name}:{digest[:16]}", partition_key=month)
+    return dg.RunRequest(run_key=f"{path.name}:{digest[:16]}", partition_key=month, tags=oldest_month_first(month))

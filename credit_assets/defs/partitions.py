@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from credit_assets.core.months import FIRST_MONTH
+from credit_assets.core.months import FIRST_MONTH, months_between
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, fmt="%Y-%m")
 
@@ -24,6 +24,13 @@ PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(
 # A transient fault (an I/O error, a lost connection) gets two more attempts, 1 s and 2 s later. A Refusal (bad
 # input, a missing upstream month, a tampered model, invalid config) is never retried: it would fail the same way.
 TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def oldest_month_first(month: str) -> dict[str, str]:
+    """Run tags that queue a month ahead of every later month: Dagster's run queue starts the highest
+    `dagster/priority` first, so runs requested together start in month order, and a crashed month's automatic
+    retry (which keeps its tags) starts before later months still waiting in the queue."""
+    return {"dagster/priority": str(-months_between(FIRST_MONTH, month))}
 
 
 class Refusal(dg.Failure):

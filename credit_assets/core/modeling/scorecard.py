@@ -89,14 +89,21 @@ class PointsTable:
         return cls([Characteristic(**item) for item in data["characteristics"]], data["factor"], data["offset"])
 
 
-def binning_process(names: list[str]) -> BinningProcess:
-    """Monotonic binning per characteristic, in the declared direction where the contract declares one."""
+def binning_process(names: list[str], splits: dict[str, list] | None = None) -> BinningProcess:
+    """Monotonic binning per characteristic, in the declared direction where the contract declares one; a
+    characteristic with known `splits` (from an earlier fit on the same rows) starts from them instead of
+    searching again."""
     directions = monotone_directions()
+    known = splits or {}
     return BinningProcess(
         variable_names=names,
         categorical_variables=[name for name in names if name in categorical_feature_names()],
         binning_fit_params={
-            name: {"monotonic_trend": TRENDS.get(directions.get(name, 0), "auto_asc_desc")} for name in names
+            name: {
+                "monotonic_trend": TRENDS.get(directions.get(name, 0), "auto_asc_desc"),
+                **({"user_splits": known[name]} if known.get(name) else {}),
+            }
+            for name in names
         },
     )
 
@@ -116,10 +123,10 @@ def fit_scorecard(train: pd.DataFrame, names: list[str], seed: int, threads: int
     make its points run against its own bins' risk, so it is dropped and the card refitted: the usual practice.
     """
     labels = train[schema.TARGET_COLUMN].astype("int64").to_numpy()
-    kept = list(names)
+    kept, splits = list(names), {}
     while True:
         card = Scorecard(
-            binning_process=binning_process(kept),
+            binning_process=binning_process(kept, splits),
             estimator=LogisticRegression(max_iter=1_000, random_state=seed),
             scaling_method="pdo_odds",
             scaling_method_params={"pdo": PDO, "odds": ODDS, "scorecard_points": BASE_POINTS},
@@ -132,6 +139,14 @@ def fit_scorecard(train: pd.DataFrame, names: list[str], seed: int, threads: int
         if not wrong or len(wrong) == len(selected):
             return card, export(card)
         kept = [name for name in kept if name not in wrong]
+        # each characteristic is binned on its own, so a refit on fewer of them keeps the bins already found
+        splits = {name: fitted_splits(card, name) for name in kept}
+
+
+def fitted_splits(card: Scorecard, name: str) -> list:
+    """A fitted characteristic's split points (numeric) or category groups (categorical), as optbinning takes them."""
+    binned = card.binning_process_.get_binned_variable(name)
+    return [list(group) for group in binned.splits] if binned.dtype == "categorical" else list(binned.splits)
 
 
 def export(card: Scorecard) -> PointsTable:

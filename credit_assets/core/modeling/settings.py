@@ -16,7 +16,7 @@ class ModelSettings:
     seed: int = 42
     num_threads: int = 2
     max_boost_rounds: int = 2000
-    early_stopping_rounds: int = 100
+    early_stopping_rounds: int = 50  # rounds without a better validation AUC before training stops
     retune: Retune = "auto"
     retune_every_months: int = 12
     optuna_trials: int = 20

@@ -1,30 +1,60 @@
 """Optuna tuning in a persistent study per tuning month; other months reuse the newest study's best parameters."""
 
+from collections.abc import Callable
 from typing import Any
 
+import lightgbm as lgb
 import optuna
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from credit_assets.core.contract import schema
 from credit_assets.core.modeling.settings import ModelSettings
-from credit_assets.core.modeling.training import TrainingData, fit, predict
+from credit_assets.core.modeling.training import TrainingData, binned, fit, predict
 from credit_assets.core.months import months_between
 
 STUDY_PREFIX = "lightgbm-"
 
 
+# The search runs at twice the final learning rate with a shorter patience, so a trial needs about a third of the
+# rounds; the final fit uses BASE_PARAMS' rate with the best parameters found. Trials whose validation AUC trails
+# the median of earlier trials at the same round are pruned once the first ones have finished.
+SEARCH_LEARNING_RATE = 0.1
+SEARCH_EARLY_STOPPING_ROUNDS = 40
+PRUNE_EVERY_ROUNDS = 10
+PRUNER_STARTUP_TRIALS, PRUNER_WARMUP_ROUNDS = 5, 60
+
+
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
-    """The article's search space, scored on out-of-time validation AUC instead of training AUC."""
+    """The article's search space without the corners that only cost time, scored on out-of-time AUC.
+
+    Trees are at most 8 deep with at most 128 leaves: on this data deeper trees gain no validation AUC, and the
+    exact SHAP values behind every adverse decision's reasons cost in proportion to leaves times depth squared
+    (unbounded trees, 15 deep on average, took 4 ms per declined applicant). Bagging runs every round.
+    """
     return {
         "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
         "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 2, 256),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 128, log=True),
+        "max_depth": trial.suggest_int("max_depth", 3, 8),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
-        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.4, 1.0),
-        "bagging_freq": trial.suggest_int("bagging_freq", 1, 7),
-        "min_child_samples": trial.suggest_int("min_child_samples", 5, 100),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "min_child_samples": trial.suggest_int("min_child_samples", 10, 400, log=True),
     }
+
+
+def pruning_callback(trial: optuna.Trial) -> Callable[[lgb.callback.CallbackEnv], None]:
+    """Report the validation AUC to the trial every few rounds and stop the fit once the pruner says so."""
+
+    def report(env: lgb.callback.CallbackEnv) -> None:
+        rounds = env.iteration + 1
+        if rounds % PRUNE_EVERY_ROUNDS:
+            return
+        trial.report(env.evaluation_result_list[0][2], rounds)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"validation AUC below the median of earlier trials at round {rounds}")
+
+    return report
 
 
 def tune(study_url: str, month: str, data: TrainingData, features: list[str], settings: ModelSettings) -> optuna.Study:
@@ -35,12 +65,22 @@ def tune(study_url: str, month: str, data: TrainingData, features: list[str], se
         storage=study_url,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNER_STARTUP_TRIALS,
+            n_warmup_steps=PRUNER_WARMUP_ROUNDS,
+            interval_steps=PRUNE_EVERY_ROUNDS,
+        ),
         load_if_exists=True,
     )
-    done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+
+    datasets = binned(data, features)  # every trial fits the same rows: bin them once
 
     def objective(trial: optuna.Trial) -> float:
-        booster = fit(data, features, suggest_params(trial), settings)
+        params = {**suggest_params(trial), "learning_rate": SEARCH_LEARNING_RATE}
+        callbacks = [pruning_callback(trial)]
+        booster = fit(data, features, params, settings, SEARCH_EARLY_STOPPING_ROUNDS, callbacks, datasets)
         trial.set_user_attr("best_iteration", booster.best_iteration)
         return float(roc_auc_score(data.validation[schema.TARGET_COLUMN], predict(booster, data.validation)))
 
@@ -77,6 +117,8 @@ def choose_params(
         "source": f"optuna study {latest.study_name}",
         "tuned_this_month": latest.study_name == f"{STUDY_PREFIX}{month}",
         "trials": len(latest.trials),
+        "pruned_trials": len(latest.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))),
+        "search_learning_rate": SEARCH_LEARNING_RATE,
         "best_validation_auc": latest.best_value,
     }
 

@@ -6,7 +6,9 @@ Fisher's exact one-sided p-value, mean predicted probability and, once labels ex
 and the true and false positive rates of flagging (fairlearn's MetricFrame; flagged = any decision but
 approve). A group is judged only with at least `min_group_size` applicants ("too few applicants" otherwise),
 and a disparity is flagged only when it is both beyond the four-fifths limit and statistically significant.
-Demographic parity and equalised odds (fairlearn) are reported beside it as context, not as limits.
+Demographic parity (approval rates) and equalised odds (flagging's true and false positive rates), the
+largest differences between the judged groups' rates in that table, are reported beside it as context, not
+as limits.
 """
 
 from dataclasses import asdict, dataclass
@@ -14,16 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    demographic_parity_difference,
-    demographic_parity_ratio,
-    equalized_odds_difference,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
+from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
@@ -183,43 +176,35 @@ def adverse_impact(table: pd.DataFrame, settings: FairnessSettings) -> tuple[str
     return str(reference["group"]), None
 
 
-def _too_few_groups(groups: pd.Series, what: str) -> str | None:
-    return None if groups.nunique() >= 2 else f"fewer than two groups {what}"
-
-
-def parity(
-    approved: np.ndarray, groups: pd.Series, counted: np.ndarray, min_group_size: int
-) -> tuple[dict[str, float | None], str | None]:
-    """Demographic-parity difference and ratio of approval between the `counted` rows' groups, or why not evaluated."""
-    approved, groups = approved[counted], groups[counted]
-    reason = _too_few_groups(groups, f"with at least {min_group_size} members")
-    if reason:
+def parity(table: pd.DataFrame, min_group_size: int) -> tuple[dict[str, float | None], str | None]:
+    """Demographic-parity difference and ratio of approval between the judged groups, or why not evaluated."""
+    rates = table.loc[table["excluded_from_limits"].isna(), "approval_rate"].astype("float64")
+    if len(rates) < 2:
+        reason = f"fewer than two groups with at least {min_group_size} members"
         return {"demographic_parity_difference": None, "demographic_parity_ratio": None}, reason
-    # Selection rate ignores y_true.
     return {
-        "demographic_parity_difference": _number(
-            demographic_parity_difference(approved, approved, sensitive_features=groups)
-        ),
-        "demographic_parity_ratio": _number(demographic_parity_ratio(approved, approved, sensitive_features=groups)),
+        "demographic_parity_difference": float(rates.max() - rates.min()),
+        "demographic_parity_ratio": float(rates.min() / rates.max()) if rates.max() > 0 else None,
     }, None
 
 
 def equalised_odds(
-    labels: np.ndarray | None, flagged: np.ndarray, groups: pd.Series, counted: np.ndarray, min_group_size: int
+    labels: np.ndarray | None, table: pd.DataFrame, min_group_size: int
 ) -> tuple[float | None, str | None]:
-    """Worst of the TPR and FPR differences of flagging between the `counted` rows' groups, or why not evaluated."""
+    """Worst of the TPR and FPR differences of flagging between the judged groups, or why not evaluated."""
     if labels is None:
         return None, "no labels this month"
     if len(np.unique(labels)) < 2:
         return None, "one class only this month: true and false positive rates undefined"
-    reason = _too_few_groups(
-        groups[counted], f"with at least {min_group_size} members holding both defaults and non-defaults"
-    )
-    if reason:
-        return None, reason
-    return _number(
-        equalized_odds_difference(labels[counted], flagged[counted], sensitive_features=groups[counted])
-    ), None
+    rates = table.loc[
+        table["excluded_from_limits"].isna()
+        & table["true_positive_rate"].notna()
+        & table["false_positive_rate"].notna(),
+        ["true_positive_rate", "false_positive_rate"],
+    ].astype("float64")
+    if len(rates) < 2:
+        return None, f"fewer than two groups with at least {min_group_size} members with defaults and non-defaults"
+    return float((rates.max() - rates.min()).max()), None
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -244,11 +229,8 @@ def assess_attribute(
     table = group_table(flagged, labels, probability, groups)
     table["excluded_from_limits"] = [exclusion(n, min_group_size) for n in table["count"]]
     reference, no_reference = adverse_impact(table, settings)
-    counted = groups.isin(table.loc[table["excluded_from_limits"].isna(), "group"]).to_numpy()
-    both_classes = table["true_positive_rate"].notna() & table["false_positive_rate"].notna()
-    counted_for_odds = counted & groups.isin(table.loc[both_classes, "group"]).to_numpy()
-    parity_values, parity_reason = parity(1 - flagged, groups, counted, min_group_size)
-    odds_value, odds_reason = equalised_odds(labels, flagged, groups, counted_for_odds, min_group_size)
+    parity_values, parity_reason = parity(table, min_group_size)
+    odds_value, odds_reason = equalised_odds(labels, table, min_group_size)
     not_evaluated = {
         "adverse_impact_ratio": no_reference,
         "demographic_parity_difference": parity_reason,

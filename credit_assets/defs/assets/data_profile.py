@@ -13,7 +13,7 @@ from credit_assets.defs.storage import StorageResource
 @monthly_asset(
     deps=[validated_applications],
     group_name="monitoring",
-    kinds={"pandas", "matplotlib"},
+    kinds={"pandas"},
     # In a run, ready steps start by priority, then by name: without this the profile's 122 charts would
     # run before features, model and forecasts and delay the month's forecast file.
     op_tags={"dagster/priority": "-1"},

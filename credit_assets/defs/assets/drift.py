@@ -42,6 +42,7 @@ def drift(context: dg.AssetExecutionContext, config: DriftConfig, storage: Stora
             "model_version": result.model_version,
             "reference_months": ", ".join(result.reference_months),
             "reference_rows": result.reference_rows,
+            "reference_sample_rows": result.reference_sample_rows,
             "validation_slice_matches_card": result.validation_slice_matches_card,
             "probability_psi": result.probability_psi,
             "label_rate": result.label_rate,
