@@ -24,7 +24,9 @@ LIBRARIES = (
     "scikit-learn",
     "scipy",
     "fairlearn",
+    "optbinning",
     "matplotlib",
+    "pillow",
 )
 LABELS = {
     "plain": "(a) plain script, no Dagster",
@@ -32,7 +34,28 @@ LABELS = {
     "core-multiprocess": "(c) Dagster, multiprocess executor",
     "score_month": "(b+) `score_month` job (whole month incl. monitoring), in-process",
 }
-LIMITS = {"month_s": 60.0, "ratio": 1.15, "backfill_s": 600.0, "memory_mib": 2048.0, "slope": 1.10}
+LIMITS = {
+    "month_s": 40.0,
+    "monitoring_s": 5.0,
+    "gx_s": 1.0,
+    "tuning_s": 180.0,
+    "ratio": 1.10,
+    "backfill_s": 600.0,
+    "memory_mib": 2048.0,
+    "slope": 1.10,
+}
+# The month's steps that are not on the path from landing file to forecast file, checks included: monitoring and
+# the reports the governance and decision issues added.
+MONITORING_ASSETS = (
+    "data_profile",
+    "drift",
+    "fairness",
+    "forecast_performance",
+    "decision_economics",
+    "model_comparison",
+    "model_documentation",
+    "adverse_action_notices",
+)
 Run = dict[str, Any]
 
 
@@ -216,14 +239,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"normal month, landed file -> forecast file: {LABELS[month_variant]}, "
             "process start to forecasts step done",
             _seconds(to_forecast),
-            "<= 60 s",
+            "<= 40 s",
             verdict(to_forecast, LIMITS["month_s"]),
         )
     )
+    rows += monitoring_targets(scale, month_variant)
+    rows += tuning_targets(results)
     for figure, what in (("done_s", "end to end, process start -> forecast file"), ("work_s", "after imports")):
         value = ratios(scale, figure).get("core-inprocess")
         rows.append(
-            (f"Dagster in-process / plain ({what})", _times(value), "<= 1.15x", verdict(value, LIMITS["ratio"]))
+            (f"Dagster in-process / plain ({what})", _times(value), "<= 1.10x", verdict(value, LIMITS["ratio"]))
         )
     for figure, what in (("done_s", "end to end"), ("work_s", "after imports")):
         value = ratios(scale, figure).get("core-multiprocess")
@@ -261,6 +286,63 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
             )
     return rows
+
+
+def monitoring_seconds(run: Run) -> float:
+    """Step time of a month's monitoring and reports, their checks included."""
+    return sum(
+        step["wall_s"] or 0.0
+        for step in run["report"].get("steps", [])
+        if any(step["step"] == name or step["step"].startswith(f"{name}_") for name in MONITORING_ASSETS)
+    )
+
+
+def monitoring_targets(scale: dict[str, Any], month_variant: str) -> list[tuple[str, str, str, str]]:
+    """Monitoring's total and the GX step of the measured month, when the whole month was measured."""
+    runs = variant_runs(scale, month_variant)
+    if month_variant != "score_month" or not runs:
+        return []
+    monitoring = median([monitoring_seconds(run) for run in runs])
+    gx = step_walls(runs).get("validated_applications")
+    rows = scale["generated"]["rows_per_month"]
+    return [
+        (
+            f"monitoring and reports of a {rows:,}-row month ({', '.join(MONITORING_ASSETS)}, "
+            "their checks included): step time",
+            _seconds(monitoring),
+            "<= 5 s",
+            verdict(monitoring, LIMITS["monitoring_s"]),
+        ),
+        (
+            f"GX suite of a {rows:,}-row month: `validated_applications` step "
+            "(reads raw, runs the suite, normalises, writes)",
+            _seconds(gx and gx["median"]),
+            "<= 1 s",
+            verdict(gx and gx["median"], LIMITS["gx_s"]),
+        ),
+    ]
+
+
+def tuning_targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The tuning month at the largest scale: whole run, with its trials and best AUCs."""
+    scale = largest(results)
+    runs = scale["tuning"] if scale else []
+    if not runs:
+        return []
+    wall = field(runs, "wall_s")
+    model = runs[0]["report"].get("model", {})
+    detail = (
+        f"{model.get('trials')} trials, {model.get('pruned_trials')} pruned, best search AUC "
+        f"{model.get('best_search_auc', 0):.4f}, final validation AUC {model.get('validation_auc', 0):.4f}"
+    )
+    return [
+        (
+            f"tuning month, fresh Optuna study ({detail}): whole run",
+            _seconds(wall and wall["median"]),
+            "<= 3 min",
+            verdict(wall and wall["median"], LIMITS["tuning_s"]),
+        )
+    ]
 
 
 def _seconds(value: float | None) -> str:

@@ -48,6 +48,9 @@ def model_card(month: str) -> dict[str, Any]:
         "model": {
             "tuned_this_month": card.params_provenance.get("tuned_this_month", False),
             "params_source": card.params_provenance.get("source"),
+            "trials": card.params_provenance.get("trials"),
+            "pruned_trials": card.params_provenance.get("pruned_trials"),
+            "best_search_auc": card.params_provenance.get("best_validation_auc"),
             "best_iteration": card.best_iteration,
             "train_rows": card.window["train_rows"],
             "validation_auc": card.validation_metrics["roc_auc"],

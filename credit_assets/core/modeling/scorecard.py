@@ -89,7 +89,7 @@ class PointsTable:
         return cls([Characteristic(**item) for item in data["characteristics"]], data["factor"], data["offset"])
 
 
-def binning_process(names: list[str], splits: dict[str, list] | None = None) -> BinningProcess:
+def binning_process(names: list[str], splits: dict[str, list[float]] | None = None) -> BinningProcess:
     """Monotonic binning per characteristic, in the declared direction where the contract declares one; a
     characteristic with known `splits` (from an earlier fit on the same rows) starts from them instead of
     searching again."""
@@ -139,14 +139,15 @@ def fit_scorecard(train: pd.DataFrame, names: list[str], seed: int, threads: int
         if not wrong or len(wrong) == len(selected):
             return card, export(card)
         kept = [name for name in kept if name not in wrong]
-        # each characteristic is binned on its own, so a refit on fewer of them keeps the bins already found
-        splits = {name: fitted_splits(card, name) for name in kept}
+        # each characteristic is binned on its own, so a refit on fewer of them keeps the numeric split points
+        # already found instead of searching again (categoricals are cheap to bin and refit as they are)
+        splits = {name: numeric_splits(card, name) for name in kept}
 
 
-def fitted_splits(card: Scorecard, name: str) -> list:
-    """A fitted characteristic's split points (numeric) or category groups (categorical), as optbinning takes them."""
+def numeric_splits(card: Scorecard, name: str) -> list[float]:
+    """A fitted numeric characteristic's split points; none for a categorical one."""
     binned = card.binning_process_.get_binned_variable(name)
-    return [list(group) for group in binned.splits] if binned.dtype == "categorical" else list(binned.splits)
+    return [] if binned.dtype == "categorical" else [float(x) for x in binned.splits]
 
 
 def export(card: Scorecard) -> PointsTable:
