@@ -5,10 +5,16 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
 
+from credit_assets.core.contract import schema
+from credit_assets.core.contract.landing import labels_added
 from credit_assets.core.months import month_of_landing_file
 from credit_assets.core.store import sha256_of
+from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.raw_applications import last_materialisation
+from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.jobs import ingest_month, job_for_month, score_month
 from credit_assets.defs.partitions import monthly_partitions, oldest_month_first
 from credit_assets.defs.storage import StorageResource
@@ -18,6 +24,7 @@ from credit_assets.defs.storage import StorageResource
 SETTLE_SECONDS = 10
 LANDING_FILE_TAG = "credit_assets/landing_file"
 LANDING_SHA256_TAG = "credit_assets/landing_sha256"
+LABELS_TAG = "credit_assets/labels"
 
 
 def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | None:
@@ -28,17 +35,40 @@ def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | 
     return None
 
 
-def _run_request(path: Path, month: str, digest: str) -> dg.RunRequest:
+def labels_landed(storage: StorageResource, path: Path, month: str) -> bool:
+    """A month already scored without labels, landed again with the same applications and their TARGET."""
+    store = storage.store
+    validated = store.table_path(validated_applications.key.to_user_string(), month)
+    if not (validated.is_file() and store.table_path(forecasts.key.to_user_string(), month).is_file()):
+        return False
+    columns = pq.read_schema(validated).names
+    ids = pd.read_parquet(validated, columns=[schema.ID_COLUMN])[schema.ID_COLUMN]
+    return labels_added(path, ids, columns)
+
+
+def _run_request(path: Path, month: str, digest: str, labels_only: bool) -> dg.RunRequest:
+    """Score the month, or, when only its labels landed, ingest it: its forecasts stand as they were issued, and
+    the automation conditions on the performance reports re-evaluate them against the labels."""
     return dg.RunRequest(
         run_key=f"{path.name}:{digest[:16]}",
         partition_key=month,
-        job_name=job_for_month(month),
-        tags={LANDING_FILE_TAG: path.name, LANDING_SHA256_TAG: digest, **oldest_month_first(month)},
+        job_name=ingest_month.name if labels_only else job_for_month(month),
+        tags={
+            LANDING_FILE_TAG: path.name,
+            LANDING_SHA256_TAG: digest,
+            **({LABELS_TAG: "landed"} if labels_only else {}),
+            **oldest_month_first(month),
+        },
     )
 
 
 def _evaluate_file(
-    context: dg.SensorEvaluationContext, path: Path, seen: dict, known_months: set[str], now: float
+    context: dg.SensorEvaluationContext,
+    storage: StorageResource,
+    path: Path,
+    seen: dict,
+    known_months: set[str],
+    now: float,
 ) -> tuple[dict | None, dg.RunRequest | None]:
     """The file's new cursor entry (None: unchanged or not settled) and its run request, if one is due."""
     stat = path.stat()
@@ -56,7 +86,9 @@ def _evaluate_file(
     digest = sha256_of(path)
     last = last_materialisation(context.instance, month)
     already_done = digest == seen.get("sha256") or (last is not None and last[0] == digest)
-    return {**state, "sha256": digest}, None if already_done else _run_request(path, month, digest)
+    if already_done:
+        return {**state, "sha256": digest}, None
+    return {**state, "sha256": digest}, _run_request(path, month, digest, labels_landed(storage, path, month))
 
 
 @dg.sensor(
@@ -72,7 +104,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource
     now = time.time()
     requests: list[dg.RunRequest] = []
     for path in sorted(p for p in storage.store.landing_dir.glob("*") if p.is_file() and not p.name.startswith(".")):
-        entry, request = _evaluate_file(context, path, cursor.get(path.name, {}), known_months, now)
+        entry, request = _evaluate_file(context, storage, path, cursor.get(path.name, {}), known_months, now)
         if entry is not None:
             cursor[path.name] = entry
         if request is not None:

@@ -33,6 +33,12 @@ def oldest_month_first(month: str) -> dict[str, str]:
     return {"dagster/priority": str(-months_between(FIRST_MONTH, month))}
 
 
+# A month's labels land long after its forecasts, and the landing sensor then only ingests the month again: the
+# reports that read labels (performance and backtest, economics, the shadow comparison, the documentation pack)
+# are refreshed when their upstream months change, in any month, not only the newest partition as `eager` does.
+REFRESH_WHEN_UPSTREAM_CHANGES = dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+
+
 class Refusal(dg.Failure):
     """A step failure that retrying cannot fix; it fails at once, whatever the retry policy."""
 

@@ -21,6 +21,7 @@ IN_PROGRESS = {
     dg.DagsterRunStatus.CANCELING,
 }
 VALIDATION_STEPS = {"raw_applications", "validated_applications"}
+RAW_APPLICATIONS = dg.AssetKey("raw_applications")
 _FAILURE_EVENTS = {DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
 
 
@@ -66,8 +67,10 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tu
 
 
 def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | None:
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: month}), limit=1)
-    return runs[0] if runs else None
+    """The month's newest run that read its landing file (not a report refreshed by automation after labels)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: month}), limit=20)
+    reading = (run for run in runs if run.asset_selection is None or RAW_APPLICATIONS in run.asset_selection)
+    return next(reading, None)
 
 
 def _running(instance: dg.DagsterInstance, run: dg.DagsterRun, month: str) -> MonthStatus:
@@ -138,5 +141,5 @@ def month_status(
 def known_months(instance: dg.DagsterInstance, store: ArtifactStore, partitions: list[str]) -> list[str]:
     """Months with a landing file or a materialisation, newest first."""
     landed = {month for month in partitions if store.landing_file(landing_file_name(month)).is_file()}
-    materialised = instance.get_materialized_partitions(dg.AssetKey("raw_applications"))
+    materialised = instance.get_materialized_partitions(RAW_APPLICATIONS)
     return sorted((landed | materialised) & set(partitions), reverse=True)

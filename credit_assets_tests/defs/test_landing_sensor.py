@@ -102,3 +102,15 @@ def test_month_already_materialised_from_this_file_requests_nothing(
     settle(storage.store.landing_dir / landing_file_name(MONTH))
     assert materialize_month(storage, MONTH, ["raw_applications"], instance=instance).success
     assert evaluate(storage, instance).run_requests == []
+
+
+def test_months_landed_together_are_queued_oldest_first(
+    tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance
+) -> None:
+    storage = storage_with(tmp_path, small_landing, MONTHS)
+    for month in MONTHS:
+        settle(storage.store.landing_dir / landing_file_name(month))
+    requests = evaluate(storage, instance).run_requests
+    assert [r.partition_key for r in requests] == MONTHS
+    priorities = [int(r.tags["dagster/priority"]) for r in requests]  # Dagster's queue starts the highest first
+    assert priorities == sorted(priorities, reverse=True) and len(set(priorities)) == len(MONTHS)

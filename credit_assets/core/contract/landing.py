@@ -137,3 +137,24 @@ def _type_problem(text: pd.DataFrame, name: str) -> tuple[str, str] | None:
     ids = text.get(schema.ID_COLUMN, pd.Series("?", index=text.index))
     examples = [Example(int(i) + 2, str(ids[i]), str(values[i])) for i in bad[bad].index[:MAX_EXAMPLES]]
     return rule, f"{int(bad.sum())} value(s) are not; e.g. " + "; ".join(map(str, examples))
+
+
+def labels_added(path: Path, stored_ids: pd.Series, stored_columns: list[str]) -> bool:
+    """Whether a landing file holds exactly the applications already stored for its month, now with TARGET, where
+    the stored month had none: the month's labels landing, not a new or corrected month. False for any file that
+    does not read as a CSV with SK_ID_CURR (the pipeline then reports what is wrong with it)."""
+    if schema.TARGET_COLUMN in stored_columns:
+        return False
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[schema.ID_COLUMN], column_types={schema.ID_COLUMN: pa.int64()}
+            ),
+        )
+        with open(path, "rb") as handle:
+            header = _read_header(path, handle.read(1 << 16))
+    except (pa.ArrowInvalid, LandingFileError, UnicodeDecodeError):
+        return False
+    ids = table.column(schema.ID_COLUMN).to_numpy(zero_copy_only=False)
+    return schema.TARGET_COLUMN in header and sorted(ids.tolist()) == sorted(stored_ids.tolist())

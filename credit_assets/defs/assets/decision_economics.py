@@ -11,7 +11,7 @@ from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import CUTOFFS_FILE, forecasts
 from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import check_result, image, table
-from credit_assets.defs.partitions import Refusal, monthly_asset, monthly_check
+from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, Refusal, monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 RESULT_FILE = "economics.json"
@@ -19,6 +19,7 @@ EconomicsConfig = config_class(EconomicsSettings)
 
 
 @monthly_asset(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     deps=[forecasts, features],
     group_name="governance",
     kinds={"pandas"},
@@ -60,6 +61,7 @@ def decision_economics(
 
 
 @monthly_check(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     asset=decision_economics,
     description="The configured cut-offs give up at most the configured share of the best expected profit.",
 )

@@ -10,7 +10,7 @@ from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.metadata import check_result, image, table
-from credit_assets.defs.partitions import monthly_asset, monthly_check
+from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("forecast_performance")
@@ -18,6 +18,7 @@ RESULT_FILE = "performance.json"
 
 
 @monthly_asset(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     deps=[forecasts, validated_applications, model],
     group_name="monitoring",
     kinds={"pandas"},
@@ -61,6 +62,7 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
 
 
 @monthly_check(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     asset=forecast_performance,
     description=f"Forecast AUC is not more than {performance.AUC_WARNING_GAP} below the model's validation AUC.",
 )
@@ -70,6 +72,7 @@ def auc_holds_up(context: dg.AssetCheckExecutionContext, storage: StorageResourc
 
 
 @monthly_check(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     asset=forecast_performance,
     description="Once labelled, no score band's default rate is clearly off its probability (binomial test per band, "
     f"{performance.CALIBRATION_SIGNIFICANCE} Bonferroni-corrected).",

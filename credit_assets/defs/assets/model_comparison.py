@@ -8,13 +8,14 @@ from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import CUTOFFS_FILE, forecasts
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.metadata import image, table
-from credit_assets.defs.partitions import monthly_asset
+from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("model_comparison")
 
 
 @monthly_asset(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     deps=[model, features, forecasts],
     group_name="governance",
     kinds={"lightgbm", "scikit-learn"},

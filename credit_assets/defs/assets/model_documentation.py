@@ -9,7 +9,7 @@ from credit_assets.core.months import previous_month
 from credit_assets.core.store import write_text
 from credit_assets.defs.assets import decision_economics, drift, fairness, forecast_performance, model_comparison
 from credit_assets.defs.assets.model import model
-from credit_assets.defs.partitions import monthly_asset
+from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
 PACK_FILE = "documentation.html"
@@ -35,6 +35,7 @@ def trials_of(storage: StorageResource, card_provenance: dict) -> list[dict]:
 
 
 @monthly_asset(
+    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     deps=[model, model_comparison.model_comparison, *(asset for asset, _ in REPORTS.values())],
     group_name="governance",
     kinds={"html"},
