@@ -36,6 +36,7 @@ def oldest_month_first(month: str) -> dict[str, str]:
 # A month's labels land long after its forecasts, and the landing sensor then only ingests the month again: the
 # reports that read labels (performance and backtest, economics, the shadow comparison, the documentation pack)
 # are refreshed when their upstream months change, in any month, not only the newest partition as `eager` does.
+# Their checks carry no condition of their own, so Dagster runs every one of them with the refreshed asset.
 REFRESH_WHEN_UPSTREAM_CHANGES = dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
 
 

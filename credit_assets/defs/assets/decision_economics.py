@@ -61,7 +61,6 @@ def decision_economics(
 
 
 @monthly_check(
-    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     asset=decision_economics,
     description="The configured cut-offs give up at most the configured share of the best expected profit.",
 )

@@ -62,7 +62,6 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
 
 
 @monthly_check(
-    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     asset=forecast_performance,
     description=f"Forecast AUC is not more than {performance.AUC_WARNING_GAP} below the model's validation AUC.",
 )
@@ -72,7 +71,6 @@ def auc_holds_up(context: dg.AssetCheckExecutionContext, storage: StorageResourc
 
 
 @monthly_check(
-    automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     asset=forecast_performance,
     description="Once labelled, no score band's default rate is clearly off its probability (binomial test per band, "
     f"{performance.CALIBRATION_SIGNIFICANCE} Bonferroni-corrected).",
