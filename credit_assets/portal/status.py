@@ -69,7 +69,7 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tu
 def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | None:
     """The month's newest run that read its landing file (not a report refreshed by automation after labels)."""
     runs = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: month}), limit=20)
-    reading = (run for run in runs if run.asset_selection is None or RAW_APPLICATIONS in run.asset_selection)
+    reading = (run for run in runs if not run.asset_selection or RAW_APPLICATIONS in run.asset_selection)
     return next(reading, None)
 
 
