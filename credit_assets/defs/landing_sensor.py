@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pyarrow.parquet as pq
 
 from credit_assets.core.contract import schema
@@ -37,13 +36,12 @@ def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | 
 
 def labels_landed(storage: StorageResource, path: Path, month: str) -> bool:
     """A month already scored without labels, landed again with the same applications and their TARGET."""
-    store = storage.store
-    validated = store.table_path(validated_applications.key.to_user_string(), month)
-    if not (validated.is_file() and store.table_path(forecasts.key.to_user_string(), month).is_file()):
+    store, validated = storage.store, validated_applications.key.to_user_string()
+    scored = store.table_path(forecasts.key.to_user_string(), month).is_file()
+    if not (scored and store.table_path(validated, month).is_file()):
         return False
-    columns = pq.read_schema(validated).names
-    ids = pd.read_parquet(validated, columns=[schema.ID_COLUMN])[schema.ID_COLUMN]
-    return labels_added(path, ids, columns)
+    columns = pq.read_schema(store.table_path(validated, month)).names
+    return labels_added(path, store.read_table(validated, month, [schema.ID_COLUMN])[schema.ID_COLUMN], columns)
 
 
 def _run_request(path: Path, month: str, digest: str, labels_only: bool) -> dg.RunRequest:
@@ -86,9 +84,8 @@ def _evaluate_file(
     digest = sha256_of(path)
     last = last_materialisation(context.instance, month)
     already_done = digest == seen.get("sha256") or (last is not None and last[0] == digest)
-    if already_done:
-        return {**state, "sha256": digest}, None
-    return {**state, "sha256": digest}, _run_request(path, month, digest, labels_landed(storage, path, month))
+    request = None if already_done else _run_request(path, month, digest, labels_landed(storage, path, month))
+    return {**state, "sha256": digest}, request
 
 
 @dg.sensor(
