@@ -2,10 +2,20 @@
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
+from sklearn.metrics import roc_auc_score
 
-from credit_assets.core.monitoring.fairness import Fairness, FairnessSettings, age_bands, assess, disparities
+from credit_assets.core.monitoring.fairness import (
+    Fairness,
+    FairnessSettings,
+    age_bands,
+    assess,
+    disparities,
+    group_table,
+)
 
 YOUNG, MIDDLE = -8_000, -15_000  # DAYS_BIRTH of about 21.9 and 41.1 years
 
@@ -170,3 +180,33 @@ def test_one_group_only_evaluates_no_difference() -> None:
     }
     assert all(reason.startswith("fewer than two groups") for reason in figures["not_evaluated"].values())
     assert figures["reference_group"] is None and flagged(result) == []
+
+
+def test_group_table_agrees_with_fairlearns_metric_frame() -> None:
+    rng = np.random.default_rng(7)
+    rows = 5_000
+    groups = pd.Series(pd.Categorical(rng.choice(["a", "b", "c"], rows, p=[0.6, 0.3, 0.1]), categories=[*"abcd"]))
+    probability = rng.uniform(size=rows)
+    labels = (rng.uniform(size=rows) < probability / 2).astype("int64")
+    flagged = (probability + rng.normal(0, 0.2, rows) > 0.4).astype("int64")
+
+    ours = group_table(flagged, labels, probability, groups).set_index("group")
+    oracle = MetricFrame(
+        metrics={
+            "count": count,
+            "approval_rate": lambda y, p: 1 - selection_rate(y, p),
+            "default_rate": lambda y, p: np.mean(y),
+            "true_positive_rate": true_positive_rate,
+            "false_positive_rate": false_positive_rate,
+            "roc_auc": lambda y, p, probability: roc_auc_score(y, probability),
+            "mean_probability": lambda y, p, probability: np.mean(probability),
+        },
+        y_true=labels,
+        y_pred=flagged,
+        sensitive_features=groups,
+        sample_params={name: {"probability": probability} for name in ("roc_auc", "mean_probability")},
+    ).by_group
+
+    assert ours.loc["d", "count"] == 0 and ours.loc["d"].drop("count").isna().all()  # absent: listed, undefined
+    observed = ours.drop(index="d").astype("float64").set_axis(pd.Index([*"abc"], name="sensitive_feature_0"))
+    pd.testing.assert_frame_equal(observed, oracle.astype("float64")[observed.columns], check_index_type=False)

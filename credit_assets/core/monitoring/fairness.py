@@ -3,9 +3,10 @@
 The protected attributes never enter the model; they are joined to the decisions here only. Per group:
 count, approval rate, the adverse impact ratio (its approval rate over the most favoured group's) with
 Fisher's exact one-sided p-value, mean predicted probability and, once labels exist, default rate, ROC AUC
-and the true and false positive rates of flagging (fairlearn's MetricFrame; flagged = any decision but
-approve). A group is judged only with at least `min_group_size` applicants ("too few applicants" otherwise),
-and a disparity is flagged only when it is both beyond the four-fifths limit and statistically significant.
+and the true and false positive rates of flagging (flagged = any decision but approve), from one pandas
+group-by per attribute (a test holds them to fairlearn's MetricFrame). A group is judged only with at least
+`min_group_size` applicants ("too few applicants" otherwise), and a disparity is flagged only when it is both
+beyond the four-fifths limit and statistically significant.
 Demographic parity (approval rates) and equalised odds (flagging's true and false positive rates), the
 largest differences between the judged groups' rates in that table, are reported beside it as context, not
 as limits.
@@ -16,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
@@ -86,61 +86,49 @@ def sensitive_attributes(frame: pd.DataFrame) -> dict[str, pd.Series]:
     }
 
 
-def _approval_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return 1.0 - float(selection_rate(y_true, y_pred))
-
-
-def _mean_probability(y_true: np.ndarray, y_pred: np.ndarray, probability: np.ndarray) -> float:
-    return float(np.mean(probability))
-
-
-def _default_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(y_true))
-
-
-def _roc_auc(y_true: np.ndarray, y_pred: np.ndarray, probability: np.ndarray) -> float:
-    return float(roc_auc_score(y_true, probability)) if len(np.unique(y_true)) == 2 else np.nan
-
-
-# fairlearn's rates are 0, not undefined, for a group without positives (or negatives): guard them.
-def _true_positive_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(true_positive_rate(y_true, y_pred, pos_label=1)) if (y_true == 1).any() else np.nan
-
-
-def _false_positive_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(false_positive_rate(y_true, y_pred, pos_label=1)) if (y_true == 0).any() else np.nan
-
-
-PREDICTION_METRICS = {"count": count, "approval_rate": _approval_rate, "mean_probability": _mean_probability}
-LABELLED_METRICS = {
-    "default_rate": _default_rate,
-    "roc_auc": _roc_auc,
-    "true_positive_rate": _true_positive_rate,
-    "false_positive_rate": _false_positive_rate,
-}
-NEEDS_PROBABILITY = ("mean_probability", "roc_auc")
+PREDICTION_METRICS = ("count", "approval_rate", "mean_probability")
+LABELLED_METRICS = ("default_rate", "roc_auc", "true_positive_rate", "false_positive_rate")
 
 
 def _number(value: Any) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
+def _auc(rows: pd.DataFrame) -> float:
+    return float(roc_auc_score(rows["label"], rows["probability"])) if rows["label"].nunique() == 2 else np.nan
+
+
+def _flagged_share(rows: pd.DataFrame, label: int) -> pd.Series:
+    """Per group, the share flagged among the applicants with this outcome (TPR for 1, FPR for 0)."""
+    return rows[rows["label"] == label].groupby("group", observed=False)["flagged"].mean()
+
+
 def group_table(
     flagged: np.ndarray, labels: np.ndarray | None, probability: np.ndarray, groups: pd.Series
 ) -> pd.DataFrame:
-    """Per-group metrics from fairlearn's MetricFrame; every level of `groups` appears, absent ones with count 0."""
-    metrics = {**PREDICTION_METRICS, **(LABELLED_METRICS if labels is not None else {})}
-    frame = MetricFrame(
-        metrics=metrics,
-        # Without labels only prediction metrics are requested, and they ignore y_true.
-        y_true=labels if labels is not None else np.zeros_like(flagged),
-        y_pred=flagged,
-        sensitive_features=groups,
-        sample_params={name: {"probability": probability} for name in NEEDS_PROBABILITY if name in metrics},
+    """Per-group metrics; every level of `groups` appears, absent ones with count 0.
+
+    A rate is undefined (NaN), not 0, for a group without the applicants it is a share of: the true positive
+    rate without defaults, the false positive rate without non-defaults, the AUC without both.
+    """
+    rows = pd.DataFrame(
+        {"group": groups.reset_index(drop=True), "flagged": flagged, "probability": probability, "label": labels}
     )
-    table = frame.by_group.reindex(groups.cat.categories).reindex(columns=[*PREDICTION_METRICS, *LABELLED_METRICS])
-    table["count"] = table["count"].fillna(0).astype("int64")
-    return table.rename_axis("group").reset_index()
+    by_group = rows.groupby("group", observed=False)
+    table = pd.DataFrame(
+        {
+            "count": by_group.size(),
+            "approval_rate": 1.0 - by_group["flagged"].mean(),
+            "mean_probability": by_group["probability"].mean(),
+        }
+    )
+    if labels is not None:
+        members = by_group.indices
+        table["default_rate"] = by_group["label"].mean()
+        table["roc_auc"] = [_auc(rows.iloc[members[group]]) if group in members else np.nan for group in table.index]
+        table["true_positive_rate"] = _flagged_share(rows, 1)
+        table["false_positive_rate"] = _flagged_share(rows, 0)
+    return table.reindex(columns=[*PREDICTION_METRICS, *LABELLED_METRICS]).rename_axis("group").reset_index()
 
 
 def exclusion(group_count: int, min_group_size: int) -> str | None:

@@ -19,7 +19,7 @@ FairnessConfig = config_class(FairnessSettings)
 @monthly_asset(
     deps=[forecasts, validated_applications],
     group_name="monitoring",
-    kinds={"fairlearn"},
+    kinds={"pandas", "scipy"},
     description="Fair-lending monitoring by sex, age band and marital status: approval rates, adverse impact ratios "
     "with significance, default and error rates.",
 )
