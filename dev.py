@@ -89,6 +89,10 @@ def demo(args: list[str]) -> None:
 def test(pytest_args: list[str]) -> None:
     ensure_system_packages()
     env = project_env()
+    # Dagster's SQLite storage commits every event: about 3 ms a commit on this disk, 0.3 ms in memory. The
+    # tests' instances and storage roots are thrown away, so they go to tmpfs when the machine has one.
+    if os.access("/dev/shm", os.W_OK):
+        env.setdefault("TMPDIR", "/dev/shm")
     run(VENV / "bin" / "ruff", "check", ".", env=env)
     run(VENV / "bin" / "ruff", "format", "--check", ".", env=env)
     run(PYTHON, "-m", "pytest", *pytest_args, env=env)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from credit_assets.core.monitoring.drift import ks, psi
 
@@ -31,3 +32,14 @@ def test_psi_and_ks_survive_all_missing_and_single_values() -> None:
     assert np.isfinite(psi(observed, observed.iloc[:1]))
     statistic, pvalue = ks(observed, observed.iloc[:1])
     assert 0 < statistic <= 1 and 0 <= pvalue <= 1
+
+
+def test_ks_statistic_is_scipys_and_its_p_value_the_asymptotic_one() -> None:
+    rng = np.random.default_rng(2)
+    reference = pd.Series(np.round(rng.normal(size=20_000), 2))  # ties, as in real columns
+    shifted = pd.Series(np.round(rng.normal(0.05, 1, size=4_000), 2))
+    for values in (reference.iloc[:4_000], shifted):
+        expected = stats.ks_2samp(reference, values, method="asymp")
+        statistic, pvalue = ks(reference, values)
+        assert statistic == pytest.approx(expected.statistic, abs=1e-12)
+        assert pvalue == pytest.approx(expected.pvalue, rel=0.05, abs=1e-6)
