@@ -86,8 +86,20 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def speed_probe(repeat: int = 3) -> float:
+    """Seconds for 10 million pure-Python additions on one core, best of `repeat`: the same host type can run
+    at different speeds on different days, and this tells two benchmark runs' machines apart."""
+    timings = []
+    for _ in range(repeat):
+        started, total = time.perf_counter(), 0
+        for number in range(10_000_000):
+            total += number
+        timings.append(time.perf_counter() - started)
+    return round(min(timings), 3)
+
+
 def machine() -> dict[str, Any]:
-    """CPU, cores, memory, OS, Python, library versions and the load average now."""
+    """CPU, cores, memory, OS, Python, library versions, a single-core speed probe and the load average now."""
     memory_kib = _proc_field("/proc/meminfo", "MemTotal").split()[0]
     return {
         "cpu": _proc_field("/proc/cpuinfo", "model name"),
@@ -98,6 +110,7 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "libraries": {name: _version(name) for name in LIBRARIES},
         "load_average_start": os.getloadavg(),
+        "speed_probe_seconds": speed_probe(),
         "hostname": platform.node(),
     }
 
@@ -363,6 +376,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows] + [""]
 
 
+def _probe(m: dict[str, Any]) -> str:
+    return f"{m['speed_probe_seconds']:.2f} s" if "speed_probe_seconds" in m else "not measured"
+
+
 def machine_section(results: dict[str, Any]) -> list[str]:
     m = results["machine"]
     libraries = ", ".join(f"{name} {version}" for name, version in m["libraries"].items())
@@ -370,6 +387,7 @@ def machine_section(results: dict[str, Any]) -> list[str]:
     rows = [
         ["CPU", f"{m['cpu']}"],
         ["cores", f"{m['logical_cpus']} logical, {m['usable_cpus']} usable"],
+        ["single-core speed probe (10 million Python additions, best of 3)", _probe(m)],
         ["memory", f"{m['memory_gib']} GiB"],
         ["OS", m["os"]],
         ["Python", m["python"]],

@@ -68,42 +68,61 @@ class Reference:
     validation: pd.DataFrame
 
 
-def bin_codes(reference: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
-    """Both samples as bin numbers of the reference's deciles (levels for categoricals); missing is the last bin."""
-    if isinstance(reference.dtype, pd.CategoricalDtype):
-        levels = reference.cat.categories
-        ref, new = (pd.Categorical(s, categories=levels).codes.astype("int64") for s in (reference, values))
-        bins = len(levels)
-    else:
-        ref_values, new_values = (s.to_numpy(dtype="float64", na_value=np.nan) for s in (reference, values))
-        observed = ref_values[~np.isnan(ref_values)]
-        deciles = np.quantile(observed, np.linspace(0, 1, PSI_BINS + 1)[1:-1]) if observed.size else np.array([])
-        edges = np.unique(deciles)
-        ref, new = (
-            np.where(np.isnan(v), -1, np.searchsorted(edges, v, side="right")) for v in (ref_values, new_values)
-        )
-        bins = len(edges) + 1
-    return np.where(ref < 0, bins, ref), np.where(new < 0, bins, new), bins + 1
+@dataclass(frozen=True)
+class Observed:
+    """A numeric sample as its observed values sorted once (for deciles, bin counts and KS) and its missing count."""
+
+    values: np.ndarray
+    missing: int
+
+    @classmethod
+    def of(cls, sample: pd.Series) -> "Observed":
+        values = sample.to_numpy(dtype="float64", na_value=np.nan)
+        observed = values[~np.isnan(values)]
+        return cls(np.sort(observed), values.size - observed.size)
+
+    def bin_counts(self, edges: np.ndarray) -> np.ndarray:
+        """Values per bin [edge i-1, edge i) of the edges, missing values last."""
+        below = np.searchsorted(self.values, edges, side="left")
+        return np.diff(np.concatenate([[0], below, [self.values.size, self.values.size + self.missing]]))
 
 
-def _shares(codes: np.ndarray, bins: int) -> np.ndarray:
-    return np.clip(np.bincount(codes, minlength=bins) / max(len(codes), 1), PSI_EPSILON, None)
+def _shares(counts: np.ndarray) -> np.ndarray:
+    return np.clip(counts / max(counts.sum(), 1), PSI_EPSILON, None)
+
+
+def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    expected, actual = _shares(expected), _shares(actual)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def numeric_psi(reference: Observed, values: Observed) -> float:
+    """PSI over the reference's deciles, missing values a bin of their own."""
+    deciles = np.quantile(reference.values, np.linspace(0, 1, PSI_BINS + 1)[1:-1]) if reference.values.size else []
+    edges = np.unique(deciles)
+    return _psi(reference.bin_counts(edges), values.bin_counts(edges))
+
+
+def categorical_psi(reference: pd.Series, values: pd.Series) -> float:
+    """PSI over the reference's levels, missing values a bin of their own."""
+    levels = reference.cat.categories
+    bins = len(levels) + 1
+    codes = (pd.Categorical(s, categories=levels).codes.astype("int64") for s in (reference, values))
+    return _psi(*(np.bincount(np.where(c < 0, bins - 1, c), minlength=bins) for c in codes))
 
 
 def psi(reference: pd.Series, values: pd.Series) -> float:
     """Population stability index of `values` against `reference`."""
-    ref, new, bins = bin_codes(reference, values)
-    expected, actual = _shares(ref, bins), _shares(new, bins)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
-
-
-def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | None]:
-    """Two-sample KS statistic and its asymptotic p-value on the observed values; None for categoricals or an
-    empty side. The statistic is scipy's `ks_2samp`'s; the p-value is the Kolmogorov distribution's at the
-    effective sample size (no exact computation: it informs, the checks judge PSI)."""
     if isinstance(reference.dtype, pd.CategoricalDtype):
-        return None, None
-    ref, new = (np.sort(s.dropna().to_numpy(dtype="float64")) for s in (reference, values))
+        return categorical_psi(reference, values)
+    return numeric_psi(Observed.of(reference), Observed.of(values))
+
+
+def numeric_ks(reference: Observed, values: Observed) -> tuple[float | None, float | None]:
+    """Two-sample KS statistic and its asymptotic p-value; None when a side has no observed value. The statistic
+    is scipy's `ks_2samp`'s; the p-value is the Kolmogorov distribution's at the effective sample size (no exact
+    computation: it informs, the checks judge PSI)."""
+    ref, new = reference.values, values.values
     if not ref.size or not new.size:
         return None, None
     pooled = np.sort(np.concatenate([ref, new]))
@@ -111,6 +130,13 @@ def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | N
     statistic = float(np.abs(cdf_ref - cdf_new).max())
     effective_size = ref.size * new.size / (ref.size + new.size)
     return statistic, float(stats.kstwobign.sf(statistic * np.sqrt(effective_size)))
+
+
+def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | None]:
+    """`numeric_ks` of two samples; None for categoricals."""
+    if isinstance(reference.dtype, pd.CategoricalDtype):
+        return None, None
+    return numeric_ks(Observed.of(reference), Observed.of(values))
 
 
 def model_reference(window: dict[str, Any], load: FeatureLoader) -> Reference:
@@ -134,16 +160,27 @@ def label_rate(frame: pd.DataFrame) -> float | None:
     return float(labels.mean()) if len(labels) and labels.notna().all() else None
 
 
+def _feature_figures(reference: pd.Series, values: pd.Series) -> tuple[float, float | None, float | None]:
+    """PSI, KS statistic and KS p-value of one feature, each sample sorted once."""
+    if isinstance(reference.dtype, pd.CategoricalDtype):
+        return categorical_psi(reference, values), None, None
+    observed_reference, observed_values = Observed.of(reference), Observed.of(values)
+    return (
+        numeric_psi(observed_reference, observed_values),
+        *numeric_ks(observed_reference, observed_values),
+    )
+
+
 def feature_drift(reference: pd.DataFrame, month: pd.DataFrame, card: ModelCard) -> list[dict[str, Any]]:
     """PSI, KS and importance rank of every model feature, highest PSI first."""
     ranks = {item["feature"]: rank for rank, item in enumerate(card.importance, start=1)}
     rows = []
     for name in card.features:
-        statistic, pvalue = ks(reference[name], month[name])
+        stability, statistic, pvalue = _feature_figures(reference[name], month[name])
         rows.append(
             {
                 "feature": name,
-                "psi": round(psi(reference[name], month[name]), 6),
+                "psi": round(stability, 6),
                 "ks": None if statistic is None else round(statistic, 6),
                 "ks_pvalue": pvalue,
                 "importance_rank": ranks.get(name),
