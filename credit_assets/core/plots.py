@@ -1,6 +1,7 @@
 """PNG charts rendered off-screen to bytes; the caller stores them and shows them."""
 
 import io
+from typing import Any
 
 import matplotlib
 
@@ -9,9 +10,10 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from matplotlib.figure import Figure  # noqa: E402
 
 
-def new_figure(width: float = 6.0, height: float = 4.0) -> tuple[Figure, plt.Axes]:
-    figure, axes = plt.subplots(figsize=(width, height), dpi=100)
-    return figure, axes
+def new_figure(width: float = 6.0, height: float = 4.0, panels: int = 1) -> tuple[Figure, Any]:
+    """A figure with one axes, or a row of `panels` axes (one figure rendered instead of one per panel)."""
+    figure, axes = plt.subplots(1, panels, figsize=(width, height), dpi=100, squeeze=panels == 1)
+    return figure, axes if panels == 1 else list(axes[0])
 
 
 def png_bytes(figure: Figure, close: bool = True) -> bytes:

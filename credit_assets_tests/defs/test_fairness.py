@@ -65,9 +65,9 @@ def test_fairness_asset_writes_json_and_png_and_runs_its_check(scored: StorageRe
     assert result.success and stored["labelled"] and stored["rows"] == SMALL.rows_per_month
     assert set(stored["attributes"]) == {"sex", "age_band", "marital_status"}
     assert sum(g["count"] for g in stored["attributes"]["sex"]["groups"]) == SMALL.rows_per_month
-    assert (scored.store.artifact_dir("fairness", CLEAN) / "marital_status.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (scored.store.artifact_dir("fairness", CLEAN) / "rates.png").read_bytes().startswith(PNG_SIGNATURE)
     materialisation = result.asset_materializations_for_node("fairness")[0].metadata
-    assert {"sex", "age_band", "marital_status", "sex_plot", "sex_demographic_parity_difference"} <= set(
+    assert {"sex", "age_band", "marital_status", "rates_plot", "sex_demographic_parity_difference"} <= set(
         materialisation
     )
     assert check.check_name == "no_significant_adverse_impact"

@@ -296,9 +296,8 @@ def month_frame(forecasts: pd.DataFrame, validated: pd.DataFrame) -> pd.DataFram
     return predictions.merge(validated[columns], on=schema.ID_COLUMN)
 
 
-def rates_png(attribute: str, groups: pd.DataFrame, labelled: bool) -> bytes:
+def _rates_panel(axes: Any, attribute: str, groups: pd.DataFrame, labelled: bool) -> None:
     """Approval rate (and default rate once labelled) per group as bars, each group labelled with its count."""
-    figure, axes = plots.new_figure(7, 4)
     rates = ["approval_rate", *(["default_rate"] if labelled else [])]
     width = 0.8 / len(rates)
     positions = np.arange(len(groups))
@@ -314,6 +313,14 @@ def rates_png(attribute: str, groups: pd.DataFrame, labelled: bool) -> bytes:
     axes.set_xticks(positions, labels, fontsize=7)
     # Headroom above 1 keeps the legend off the bars.
     axes.set(xlim=(-0.5, len(groups) - 0.5), ylim=(0, 1.15), yticks=np.linspace(0, 1, 6), ylabel="rate")
-    axes.set_title(f"Approval and default rate by {attribute.replace('_', ' ')}")
-    axes.legend(loc="upper center", ncols=len(rates))
+    axes.set_title(f"by {attribute.replace('_', ' ')}")
+    axes.legend(loc="upper center", ncols=len(rates), fontsize=8)
+
+
+def rates_png(result: Fairness) -> bytes:
+    """One chart for the month: a panel of approval and default rates per group for each protected attribute."""
+    figure, panels = plots.new_figure(6 * len(result.attributes), 4, panels=len(result.attributes))
+    for axes, (attribute, figures) in zip(panels, result.attributes.items(), strict=True):
+        _rates_panel(axes, attribute, pd.DataFrame(figures["groups"]), result.labelled)
+    figure.suptitle(f"Approval and default rates by group ({result.month})")
     return plots.png_bytes(figure)

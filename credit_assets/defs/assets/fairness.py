@@ -33,21 +33,18 @@ def fairness(
     )
     result = core_fairness.assess(month, joined, to_settings(config, FairnessSettings))
     storage.write_report(context, RESULT_FILE, result.to_dict())
-    charts = {
-        attribute: core_fairness.rates_png(attribute, pd.DataFrame(figures["groups"]), result.labelled)
-        for attribute, figures in result.attributes.items()
-    }
-    storage.write_report_files(context, {f"{attribute}.png": png for attribute, png in charts.items()})
+    chart = core_fairness.rates_png(result)
+    storage.write_report_files(context, {"rates.png": chart})
     per_attribute = {}
     for attribute, figures in result.attributes.items():
         per_attribute[attribute] = table(pd.DataFrame(figures["groups"]).round(4))
-        per_attribute[f"{attribute}_plot"] = image(charts[attribute], f"rates by {attribute}")
         per_attribute.update({f"{attribute}_{metric}": figures[metric] for metric in DIFFERENCES})
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.rows,
             "labelled": result.labelled,
             **per_attribute,
+            "rates_plot": image(chart, "approval and default rates by group"),
             "not_evaluated": dg.MetadataValue.json(core_fairness.not_evaluated(result)),
             "limits": dg.MetadataValue.json(result.limits),
         }
