@@ -15,6 +15,31 @@ from credit_assets.defs.storage import StorageResource
 from credit_assets_tests.support.materialise import write_small_landing
 
 MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
+# The longest test files, longest first. pytest-xdist hands whole files to its workers in collection order (with
+# --no-loadscope-reorder; by default it starts with the files that hold the most tests): a long file that starts
+# last is the suite's long pole, so these start first and the short files fill the workers around them.
+LONGEST_FILES = [
+    "defs/test_faults.py",
+    "defs/test_end_to_end.py",
+    "portal/test_portal_browser.py",
+    "defs/test_celery.py",
+    "defs/test_lineage.py",
+    "defs/test_crash_safety.py",
+    "defs/test_browser.py",
+    "defs/test_model_lineage.py",
+    "defs/test_fairness.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest files first (the sort is stable: every file keeps its own order)."""
+    tests = Path(__file__).parent
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.relative_to(tests).as_posix()
+        return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=rank)
 
 
 def _numeric(col: schema.Column, rows: int, rng: np.random.Generator) -> np.ndarray:
