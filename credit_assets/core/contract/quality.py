@@ -4,7 +4,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -163,7 +163,8 @@ def _rows_breaking(
 
 
 def _finding(column: str, check: str, unexpected: int | None, detail: str) -> dict[str, Any]:
-    return {"column": column, "check": check, "unexpected": unexpected, "detail": detail}
+    """A Finding as the JSON GX carries in the metric's result."""
+    return asdict(Finding(column, check, unexpected, detail))
 
 
 def _found(*findings: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -111,13 +111,6 @@ def categorical_psi(reference: pd.Series, values: pd.Series) -> float:
     return _psi(*(np.bincount(np.where(c < 0, bins - 1, c), minlength=bins) for c in codes))
 
 
-def psi(reference: pd.Series, values: pd.Series) -> float:
-    """Population stability index of `values` against `reference`."""
-    if isinstance(reference.dtype, pd.CategoricalDtype):
-        return categorical_psi(reference, values)
-    return numeric_psi(Observed.of(reference), Observed.of(values))
-
-
 def numeric_ks(reference: Observed, values: Observed) -> tuple[float | None, float | None]:
     """Two-sample KS statistic and its asymptotic p-value; None when a side has no observed value. The statistic
     is scipy's `ks_2samp`'s; the p-value is the Kolmogorov distribution's at the effective sample size (no exact
@@ -130,13 +123,6 @@ def numeric_ks(reference: Observed, values: Observed) -> tuple[float | None, flo
     statistic = float(np.abs(cdf_ref - cdf_new).max())
     effective_size = ref.size * new.size / (ref.size + new.size)
     return statistic, float(stats.kstwobign.sf(statistic * np.sqrt(effective_size)))
-
-
-def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | None]:
-    """`numeric_ks` of two samples; None for categoricals."""
-    if isinstance(reference.dtype, pd.CategoricalDtype):
-        return None, None
-    return numeric_ks(Observed.of(reference), Observed.of(values))
 
 
 def model_reference(window: dict[str, Any], load: FeatureLoader) -> Reference:
@@ -160,15 +146,23 @@ def label_rate(frame: pd.DataFrame) -> float | None:
     return float(labels.mean()) if len(labels) and labels.notna().all() else None
 
 
-def _feature_figures(reference: pd.Series, values: pd.Series) -> tuple[float, float | None, float | None]:
-    """PSI, KS statistic and KS p-value of one feature, each sample sorted once."""
+def figures(reference: pd.Series, values: pd.Series) -> tuple[float, float | None, float | None]:
+    """PSI, KS statistic and KS p-value of `values` against `reference`, each sample sorted once (no KS for
+    categoricals)."""
     if isinstance(reference.dtype, pd.CategoricalDtype):
         return categorical_psi(reference, values), None, None
     observed_reference, observed_values = Observed.of(reference), Observed.of(values)
-    return (
-        numeric_psi(observed_reference, observed_values),
-        *numeric_ks(observed_reference, observed_values),
-    )
+    return numeric_psi(observed_reference, observed_values), *numeric_ks(observed_reference, observed_values)
+
+
+def psi(reference: pd.Series, values: pd.Series) -> float:
+    """Population stability index of `values` against `reference`."""
+    return figures(reference, values)[0]
+
+
+def ks(reference: pd.Series, values: pd.Series) -> tuple[float | None, float | None]:
+    """Two-sample KS statistic and p-value on the observed values; None for categoricals or an empty side."""
+    return figures(reference, values)[1:]
 
 
 def feature_drift(reference: pd.DataFrame, month: pd.DataFrame, card: ModelCard) -> list[dict[str, Any]]:
@@ -176,7 +170,7 @@ def feature_drift(reference: pd.DataFrame, month: pd.DataFrame, card: ModelCard)
     ranks = {item["feature"]: rank for rank, item in enumerate(card.importance, start=1)}
     rows = []
     for name in card.features:
-        stability, statistic, pvalue = _feature_figures(reference[name], month[name])
+        stability, statistic, pvalue = figures(reference[name], month[name])
         rows.append(
             {
                 "feature": name,
