@@ -46,12 +46,12 @@ class StorageResource(dg.ConfigurableResource):
     def store(self) -> ArtifactStore:
         return ArtifactStore(Path(self.root).resolve())
 
-    def _readable(self, context: Context, asset: AssetRef, month: str | None = None) -> str:
+    def _readable(self, context: Context, asset: AssetRef, months: str = "") -> str:
         """The asset's folder name once the running step is known to declare it; every read is logged."""
         key, step = _key(asset), context.op_execution_context.op_def.name
         if key not in readable_keys(context):
             raise UndeclaredRead(f"{step} reads {key.to_user_string()} without declaring it upstream")
-        context.log.debug(f"{READ_LOG_PREFIX}{key.to_user_string()}" + (f" {month}" if month else ""))
+        context.log.debug(f"{READ_LOG_PREFIX}{key.to_user_string()} {months}".rstrip())
         return asset_name(asset)
 
     def read_table(
@@ -63,8 +63,19 @@ class StorageResource(dg.ConfigurableResource):
             raise Refusal(str(error)) from error
 
     def table_loader(self, context: Context, asset: AssetRef) -> FeatureLoader:
-        """Reads months of a table the running step declares upstream: (month, columns) -> frame."""
-        return lambda month, columns=None: self.read_table(context, asset, month, columns)
+        """Reads months of a table the running step declares upstream: (month, columns) -> frame.
+
+        The read is logged once, not per month: a window of months would otherwise add an event log entry each.
+        """
+        name = self._readable(context, asset, "(the months the step needs)")
+
+        def load(month: str, columns: list[str] | None = None) -> pd.DataFrame:
+            try:
+                return self.store.read_table(name, month, columns)
+            except MissingArtifact as error:
+                raise Refusal(str(error)) from error
+
+        return load
 
     def table_months(self, context: Context, asset: AssetRef) -> list[str]:
         return self.store.table_months(self._readable(context, asset))
@@ -130,8 +141,11 @@ class StorageResource(dg.ConfigurableResource):
         path = self.store.artifact_dir(self._readable(context, asset, month), month) / name
         return read_json(path) if path.is_file() else None
 
-    def report_months(self, context: Context, asset: AssetRef, name: str) -> list[str]:
-        return self.store.report_months(self._readable(context, asset), name)
+    def report_history(self, context: Context, asset: AssetRef, name: str, last_month: str) -> list[Any]:
+        """The asset's stored report `name` of every month up to `last_month`, oldest first; logged as one read."""
+        months = [key for key in self.store.report_months(asset_name(asset), name) if key <= last_month]
+        folder = self._readable(context, asset, f"{months[0]}..{months[-1]}" if months else "")
+        return [read_json(self.store.artifact_dir(folder, key) / name) for key in months]
 
     def write_report(self, context: dg.AssetExecutionContext, name: str, payload: Any) -> Path:
         """Store a JSON report of the running asset's month."""

@@ -38,9 +38,8 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
         return dg.MaterializeResult(
             metadata={"labelled": False, "status": "awaiting labels: land the month again with TARGET"}
         )
-    earlier = [key for key in storage.report_months(context, ASSET_KEY, RESULT_FILE) if key <= month]
     history = performance.backtest(
-        [Performance.from_dict(storage.read_report(context, ASSET_KEY, key, RESULT_FILE)) for key in earlier]
+        [Performance.from_dict(stored) for stored in storage.report_history(context, ASSET_KEY, RESULT_FILE, month)]
     )
     calibration = pd.DataFrame(result.calibration)
     calibration_png = reliability_png(f"Calibration of the {month} forecasts", {"forecasts": calibration})

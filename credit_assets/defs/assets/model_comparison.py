@@ -32,10 +32,7 @@ def model_comparison(context: dg.AssetExecutionContext, storage: StorageResource
         month, decision["champion"], candidates, storage.read_table(context, features, month), cutoffs
     )
     storage.write_report(context, comparison.REPORT_FILE, rows)
-    earlier = [key for key in storage.report_months(context, ASSET_KEY, comparison.REPORT_FILE) if key <= month]
-    history = comparison.history_table(
-        [storage.read_report(context, ASSET_KEY, key, comparison.REPORT_FILE) for key in earlier]
-    )
+    history = comparison.history_table(storage.report_history(context, ASSET_KEY, comparison.REPORT_FILE, month))
     chart = comparison.auc_png(history)
     storage.write_report_files(context, {"auc.png": chart})
     return dg.MaterializeResult(

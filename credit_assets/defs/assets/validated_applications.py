@@ -33,10 +33,9 @@ def validated_applications(context: dg.AssetExecutionContext, storage: StorageRe
     """Validate the month with the GX suite; store it only when every blocking rule passed."""
     month, file_name = context.partition_key, landing_file_name(context.partition_key)
     raw = storage.read_table(context, raw_applications, month)
+    load = storage.table_loader(context, ASSET_KEY)
     seen = quality.ids_before(
-        month,
-        storage.table_months(context, ASSET_KEY),
-        lambda key: storage.read_table(context, ASSET_KEY, key, [schema.ID_COLUMN])[schema.ID_COLUMN],
+        month, storage.table_months(context, ASSET_KEY), lambda key: load(key, [schema.ID_COLUMN])[schema.ID_COLUMN]
     )
     outcomes = quality.validate(raw, seen)
     results = [
