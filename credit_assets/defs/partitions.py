@@ -33,6 +33,10 @@ def oldest_month_first(month: str) -> dict[str, str]:
     return {"dagster/priority": str(-months_between(FIRST_MONTH, month))}
 
 
+# Below every month's priority for the next 8,000 years: runs tagged with it wait until no month is queued.
+AFTER_EVERY_MONTH = {"dagster/priority": str(-100_000)}
+
+
 # A month's labels land long after its forecasts, and the landing sensor then only ingests the month again: the
 # reports that read labels (performance and backtest, economics, the shadow comparison, the documentation pack)
 # are refreshed when their upstream months change, in any month, not only the newest partition as `eager` does.
