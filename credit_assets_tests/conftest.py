@@ -20,6 +20,7 @@ MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundr
 # last is the suite's long pole, so these start first and the short files fill the workers around them.
 LONGEST_FILES = [
     "defs/test_faults.py",
+    "defs/test_kill_recovery.py",
     "defs/test_end_to_end.py",
     "portal/test_portal_browser.py",
     "defs/test_celery.py",

@@ -1,0 +1,105 @@
+"""`dagster-daemon run` on a fresh SQLite instance, with the months it launches from landed files."""
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from credit_assets.core.months import landing_file_name
+from credit_assets.defs.landing_sensor import LANDING_FILE_TAG
+from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
+from credit_assets_tests.support.e2e import VENV_BIN, log_tail, spawn_interruptible, stop_process_group, write_instance
+
+FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+WORKER_PID = re.compile(r"Started process for run \(pid: (\d+)\)")
+
+
+def landed_instance(tmp_path: Path, landed: GeneratorConfig) -> tuple[Path, Path]:
+    """A SQLite instance the test reads as the daemon does, and a storage root with every month's file settled."""
+    home, storage_root = tmp_path / "dagster_home", tmp_path / "data"
+    write_instance(home, {"sqlite": {"base_dir": str(home)}})
+    generate_landing_files(landed, storage_root / "landing", tmp_path / "generator_truth")
+    land(storage_root / "landing", landed.month_keys)
+    return home, storage_root
+
+
+@contextmanager
+def daemon(home: Path, storage_root: Path) -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run` on the instance in `home`, in its own process group; always stopped."""
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(home),
+        "CREDIT_ASSETS_STORAGE_ROOT": str(storage_root),
+        "OMP_WAIT_POLICY": "PASSIVE",  # LightGBM's spinning threads next to another busy process
+    }
+    log = home / f"daemon-{time.monotonic_ns()}.log"
+    with open(log, "wb") as output:
+        process = spawn_interruptible([str(VENV_BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, output)
+    try:
+        yield process
+    except Exception as error:
+        error.add_note(f"dagster-daemon log ({log}):\n{log_tail(log)}")
+        raise
+    finally:
+        stop_process_group(process)
+
+
+def land(folder: Path, months: list[str]) -> None:
+    """Make the months' files look settled, so the sensor's first tick requests them all at once."""
+    settled = time.time() - 60
+    for month in months:
+        os.utime(folder / landing_file_name(month), (settled, settled))
+
+
+def month_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Every run of a landed file, oldest first."""
+    runs = [run for run in instance.get_runs() if LANDING_FILE_TAG in run.tags]
+    return sorted(runs, key=lambda run: instance.get_run_record_by_id(run.run_id).create_timestamp)
+
+
+def all_finished(instance: dg.DagsterInstance, count: int) -> list[dg.DagsterRun] | None:
+    runs = month_runs(instance)
+    return runs if len(runs) == count and all(run.status in FINISHED for run in runs) else None
+
+
+def run_times(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[float, float]:
+    record = instance.get_run_record_by_id(run.run_id)
+    return record.start_time, record.end_time
+
+
+def step_started(instance: dg.DagsterInstance, run_id: str, step: str) -> bool:
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+    return any(event.step_key == step for event in events)
+
+
+def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
+    """The run worker's process ID, from the engine event it logs when it starts."""
+    for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        found = WORKER_PID.search(event.message or "")
+        if found:
+            return int(found.group(1))
+    raise AssertionError(f"run {run_id} logged no process ID")
+
+
+def relanded(path: Path) -> None:
+    """The same applications in reverse order: a new file content (a new run key), the same month."""
+    header, *rows = path.read_text().splitlines(keepends=True)
+    path.write_text(header + "".join(reversed(rows)))
+
+
+def sorted_forecasts(storage_root: Path, month: str) -> pd.DataFrame:
+    frame = pd.read_csv(storage_root / "forecasts" / f"forecasts_{month}.csv")
+    return frame.sort_values("SK_ID_CURR", ignore_index=True)
+
+
+def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
+    """The finished automatic retry of a run, if there is one."""
+    retries = [run for run in instance.get_runs() if run.tags.get("dagster/parent_run_id") == run_id]
+    return retries[0] if retries and retries[0].status in FINISHED else None
