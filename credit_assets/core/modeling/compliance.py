@@ -32,6 +32,19 @@ def sweep_grid(values: pd.Series) -> np.ndarray:
     return np.unique(np.quantile(observed, np.linspace(0, 1, SWEEP_POINTS))) if observed.size else np.array([])
 
 
+def swept(rows: pd.DataFrame, grids: dict[str, np.ndarray]) -> pd.DataFrame:
+    """`rows` once per value of every feature's grid, in blocks: in its blocks the feature takes that value."""
+    frame = rows.iloc[np.tile(np.arange(len(rows)), sum(grid.size for grid in grids.values()))].reset_index(drop=True)
+    start = 0
+    for name, grid in grids.items():
+        stop = start + grid.size * len(rows)
+        column = frame[name].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        column[start:stop] = np.repeat(grid.astype("float32"), len(rows))  # the precision LightGBM bins at
+        frame[name] = column
+        start = stop
+    return frame
+
+
 def direction_violations(scorer: Scorer, sample: pd.DataFrame, directions: dict[str, int]) -> dict[str, int]:
     """Per constrained feature, how many sample rows move the raw score against the declared direction.
 
@@ -42,10 +55,9 @@ def direction_violations(scorer: Scorer, sample: pd.DataFrame, directions: dict[
     grids = {name: grid for name, grid in grids.items() if grid.size >= 2}
     if not grids:
         return {}
-    swept = pd.concat(
-        [rows.assign(**{name: np.float32(value)}) for name, grid in grids.items() for value in grid], ignore_index=True
+    scores = np.split(
+        scorer.log_odds(swept(rows, grids)), np.cumsum([grid.size * len(rows) for grid in grids.values()])[:-1]
     )
-    scores = np.split(scorer.log_odds(swept), np.cumsum([grid.size * len(rows) for grid in grids.values()])[:-1])
     violations = {}
     for (name, grid), score in zip(grids.items(), scores, strict=True):
         steps = np.diff(score.reshape(grid.size, len(rows)), axis=0) * directions[name]  # must never be negative
