@@ -16,7 +16,7 @@ from credit_assets_tests.support.e2e import wait_until
 
 LANDED = GeneratorConfig(seed=23, history_rows=2_000, months=24, rows_per_month=120)
 MONTHS = LANDED.month_keys  # the history 2020-09, then 24 months to 2022-09
-ALL_MONTHS_SECONDS = 60 * 60  # a deadlock guard: 25 run processes in turn on a loaded, throttled 2-core machine
+ALL_MONTHS_SECONDS = 60 * 60  # a deadlock guard: 25 run processes in turn on a loaded 2-core machine
 
 
 def test_months_landed_together_run_once_each_in_month_order(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from credit_assets_tests.support.e2e import wait_until
 LANDED = GeneratorConfig(seed=23, history_rows=2_000, months=2, rows_per_month=120)
 MONTHS = LANDED.month_keys  # the history, then two scored months
 CRASHED = MONTHS[-1]  # landed again and killed mid-run: no later month depends on it
-RUN_SECONDS = 10 * 60  # deadlock guards for one run process on a loaded, throttled 2-core machine
+RUN_SECONDS = 10 * 60  # deadlock guards for one run process on a loaded 2-core machine
 
 
 def test_a_killed_daemon_and_run_are_recovered_and_the_month_completes_once(tmp_path: Path) -> None:
