@@ -76,8 +76,16 @@ def summarise(values: pd.Series | None, col: schema.Column) -> dict[str, Any]:
             "top": str(shares.index[0]),
             "top_share": _number(shares.iloc[0]),
         }
-    described = values.describe()
-    return {**row, **{stat: _number(described[stat]) for stat in STAT_COLUMNS[1:]}}
+    return {**row, **number_statistics(values.to_numpy(dtype="float64", na_value=np.nan))}
+
+
+def number_statistics(values: np.ndarray) -> dict[str, float | None]:
+    """What `Series.describe` gives after the count, straight from numpy (a fifth of its time on 122 columns)."""
+    observed = values[~np.isnan(values)]
+    quartiles = np.quantile(observed, [0.25, 0.5, 0.75])
+    std = observed.std(ddof=1) if observed.size > 1 else np.nan
+    figures = [observed.mean(), std, observed.min(), *quartiles, observed.max()]
+    return {stat: _number(value) for stat, value in zip(STAT_COLUMNS[1:], figures, strict=True)}
 
 
 # A month draws 122 small charts. Drawn with Pillow (rectangles and a few labels) they take about 2 ms each;
@@ -141,7 +149,7 @@ def draw_chart(values: pd.Series, col: schema.Column) -> bytes:
     draw.text((MARGIN, 3), col.name, fill=TEXT_COLOUR, font=_font(TITLE_FONT_SIZE))
     draw.text((MARGIN, 17), f"({subtitle})", fill=AXIS_COLOUR, font=_font(FONT_SIZE))
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    image.save(buffer, format="PNG", compress_level=1)  # a flat chart: level 1 is barely larger
     return buffer.getvalue()
 
 
