@@ -694,7 +694,9 @@ def backfill_section(results: dict[str, Any]) -> list[str]:
         "",
         f"{backfill['rows']:,} rows = history {backfill['history_rows']:,} + {backfill['months']} x "
         f"{backfill['rows_per_month']:,}. After the history is ingested (setup), every month runs as its own "
-        f"`score_month` run in a fresh process, in month order, like runs launched by Dagster's run launcher; model "
+        f"`score_month` run in a fresh process, in month order, like runs launched by Dagster's run launcher: the "
+        "next month starts when the previous month's run has finished (as Dagster's run queue frees the slot), "
+        "while that process's interpreter teardown may still be under way; model "
         f"`retune: {backfill['retune']}` (auto = the platform default, tunes when no study exists or the newest "
         "is 12 months old).",
         "",
@@ -707,7 +709,7 @@ def backfill_section(results: dict[str, Any]) -> list[str]:
                 ["all months ok", "yes" if all(r["ok"] for r in runs) else "**no**"],
             ],
         ),
-        *_table(["month", "run (process) wall", "model step", "tuned", "training rows", "ok"], rows),
+        *_table(["month", "run: launch to finished", "model step", "tuned", "training rows", "ok"], rows),
     ]
 
 
