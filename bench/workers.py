@@ -182,6 +182,7 @@ def backfill_worker(args: argparse.Namespace) -> dict[str, Any]:
     months, processes = [], []
     for month in args.months.split(","):
         report = folder / f"{month}.json"
+        report.unlink(missing_ok=True)  # an earlier backfill's report would let the next month start at once
         start = time.perf_counter()
         processes.append(launch_month(args, month, report, folder / f"{month}.log"))
         while not report.exists() and processes[-1].poll() is None:
