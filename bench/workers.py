@@ -224,9 +224,10 @@ def main() -> int:
         report = {"success": False, "error": traceback.format_exc()}
         print(report["error"], file=sys.stderr)
     report["reported_s"] = since_launch()
-    written = Path(args.report).with_suffix(".partial")
-    written.write_text(json.dumps(report, indent=1, default=str))
-    written.replace(args.report)  # whole or absent: the backfill starts the next month when it appears
+    from credit_assets.core.store import write_text
+
+    # whole or absent: the backfill starts the next month when the report appears
+    write_text(Path(args.report), json.dumps(report, indent=1, default=str))
     return 0 if report.get("success") else 1
 
 
