@@ -4,6 +4,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -39,7 +40,7 @@ BASE_PARAMS: dict[str, Any] = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingData:
     """Labelled rows before the scored month, split out of time into training and validation."""
 
@@ -70,9 +71,13 @@ class TrainingData:
             "min_validation_defaults": self.min_validation_defaults,
             "max_validation_share": self.max_validation_share,
             "validation_sufficient": self.validation_sufficient,
-            "train_sha256": frame_hash(self.train),
-            "validation_sha256": frame_hash(self.validation),
+            **self.hashes,
         }
+
+    @cached_property
+    def hashes(self) -> dict[str, str]:
+        """Content hashes of the training rows and the validation slice, computed once for both candidates' cards."""
+        return {"train_sha256": frame_hash(self.train), "validation_sha256": frame_hash(self.validation)}
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
