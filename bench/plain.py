@@ -2,8 +2,9 @@
 
 Same inputs and outputs as the Dagster core path (raw, validated and feature tables, model file and card,
 forecast table and CSV export, all under the same storage layout), same GX suite, same parameters. Frames
-stay in memory between stages instead of being read back; the Dagster-only extras (asset metadata such as
-column schemas, the landing file's SHA-256, ROC and importance plots, the forecast checks) are not done.
+stay in memory between stages instead of being read back. The work is the assets' own, charts and forecast
+audit included; only what exists for Dagster is left out (asset metadata such as column schemas and previews,
+the landing file's SHA-256, the event log).
 Only `credit_assets.core` is imported: no Dagster context, instance or executor.
 """
 
@@ -16,13 +17,14 @@ from credit_assets.core.contract import quality, schema
 from credit_assets.core.contract.landing import read_landing_csv
 from credit_assets.core.contract.normalise import normalise
 from credit_assets.core.features import build_features
+from credit_assets.core.modeling.charts import model_charts
 from credit_assets.core.modeling.month_model import choose_champion, train_month_models
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import training_data
 from credit_assets.core.months import landing_file_name, previous_month
-from credit_assets.core.scoring import Cutoffs, score
-from credit_assets.core.store import ArtifactStore, write_csv
+from credit_assets.core.scoring import Cutoffs, audit, score
+from credit_assets.core.store import ArtifactStore, write_bytes, write_csv
 
 Stages = list[dict[str, Any]]
 
@@ -75,6 +77,11 @@ def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Sta
         models = {family: registry.register(c.model)[0] for family, c in trained.candidates.items()}
         registry.append({"month": month, "champion": models[champion.family].version, "rule": settings.promotion_rule,
                          "candidates": [c.summary() for c in trained.candidates.values()]})  # fmt: skip
+    with stage(stages, "model_charts"):
+        charts = model_charts(champion.model.card, trained.validation_labels, champion.validation_raw,
+                              champion.validation_calibrated)  # fmt: skip
+        for name, png in charts.items():
+            write_bytes(store.artifact_dir("model", month) / name, png)
     return models[champion.family], models[champion.family].version
 
 
@@ -85,6 +92,10 @@ def forecast(store: ArtifactStore, month: str, frame: Any, booster: Any, version
     with stage(stages, "write_forecasts"):
         store.write_table("forecasts", month, table)
         path = write_csv(store.forecasts_dir / f"forecasts_{month}.csv", table)
+    with stage(stages, "audit_forecasts"):
+        found = audit(table, frame[schema.ID_COLUMN])
+    if not all(found.verdicts().values()):
+        raise RuntimeError(f"{month}'s forecasts failed their audit: {found}")
     return str(path)
 
 

@@ -135,6 +135,17 @@ class ForecastAudit:
     approved_with_reason: int
     reasons_outside_catalogue: dict[str, int]
 
+    def verdicts(self) -> dict[str, bool]:
+        """Whether each forecast check passes, by check name."""
+        return {
+            "one_row_per_application": not (self.missing or self.extra or self.duplicated),
+            "probabilities_in_unit_interval": self.probabilities_outside_unit_interval == 0,
+            "no_missing_values": not self.empty_fields,
+            "adverse_decisions_have_reasons": not (
+                self.adverse_without_reason or self.approved_with_reason or self.reasons_outside_catalogue
+            ),
+        }
+
 
 def audit(table: pd.DataFrame, application_ids: pd.Series) -> ForecastAudit:
     """Compare a forecast table with the month's validated application IDs."""

@@ -4,8 +4,10 @@ and model version.
 The export for people outside Dagster holds SK_ID_CURR and model outputs only.
 """
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -17,7 +19,7 @@ from credit_assets.defs.assets.model import model
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import table
-from credit_assets.defs.partitions import monthly_asset, monthly_check
+from credit_assets.defs.partitions import TRANSIENT_RETRIES, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
 ForecastConfig = config_class(Cutoffs, "ForecastConfig")
@@ -59,63 +61,47 @@ def forecasts(
     )
 
 
-def _audit(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> ForecastAudit:
-    month = context.partition_key
-    ids = storage.read_table(context, validated_applications, month, [schema.ID_COLUMN])[schema.ID_COLUMN]
-    return audit(storage.read_table(context, forecasts, month), ids)
+FORECAST_CHECKS = {
+    "one_row_per_application": "Exactly one forecast per validated application of the month.",
+    "probabilities_in_unit_interval": "Every default probability lies within [0, 1].",
+    "no_missing_values": "No forecast field is empty.",
+    "adverse_decisions_have_reasons": "Every referred or declined application has a reason from the catalogue; "
+    "none cites a protected attribute; approved applications carry none.",
+}
 
 
-@monthly_check(
-    asset=forecasts,
-    additional_deps=[validated_applications],
-    blocking=True,
-    description="Exactly one forecast per validated application of the month.",
-)
-def one_row_per_application(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    found = _audit(context, storage)
-    return dg.AssetCheckResult(
-        passed=not (found.missing or found.extra or found.duplicated),
-        metadata={key: getattr(found, key) for key in ("forecasts", "applications", "missing", "extra", "duplicated")},
-    )
-
-
-@monthly_check(
-    asset=forecasts,
-    additional_deps=[validated_applications],
-    blocking=True,
-    description="Every default probability lies within [0, 1].",
-)
-def probabilities_in_unit_interval(
-    context: dg.AssetCheckExecutionContext, storage: StorageResource
-) -> dg.AssetCheckResult:
-    outside = _audit(context, storage).probabilities_outside_unit_interval
-    return dg.AssetCheckResult(passed=outside == 0, metadata={"outside": outside})
-
-
-@monthly_check(
-    asset=forecasts, additional_deps=[validated_applications], blocking=True, description="No forecast field is empty."
-)
-def no_missing_values(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    empty = _audit(context, storage).empty_fields
-    return dg.AssetCheckResult(passed=not empty, metadata={"missing_by_column": dg.MetadataValue.json(empty)})
-
-
-@monthly_check(
-    asset=forecasts,
-    additional_deps=[validated_applications],
-    blocking=True,
-    description="Every referred or declined application has a reason from the catalogue; none cites a protected "
-    "attribute; approved applications carry none.",
-)
-def adverse_decisions_have_reasons(
-    context: dg.AssetCheckExecutionContext, storage: StorageResource
-) -> dg.AssetCheckResult:
-    found = _audit(context, storage)
-    return dg.AssetCheckResult(
-        passed=not (found.adverse_without_reason or found.approved_with_reason or found.reasons_outside_catalogue),
-        metadata={
+def check_metadata(found: ForecastAudit) -> dict[str, dict[str, Any]]:
+    """What each forecast check shows beside its verdict."""
+    return {
+        "one_row_per_application": {
+            key: getattr(found, key) for key in ("forecasts", "applications", "missing", "extra", "duplicated")
+        },
+        "probabilities_in_unit_interval": {"outside": found.probabilities_outside_unit_interval},
+        "no_missing_values": {"missing_by_column": dg.MetadataValue.json(found.empty_fields)},
+        "adverse_decisions_have_reasons": {
             "adverse_without_reason": found.adverse_without_reason,
             "approved_with_reason": found.approved_with_reason,
             "reasons_outside_catalogue": dg.MetadataValue.json(found.reasons_outside_catalogue),
         },
-    )
+    }
+
+
+# One step audits the stored table once for all four checks (four steps read it four times for the same audit).
+@dg.multi_asset_check(
+    name="forecasts_audit",
+    specs=[
+        monthly_check_spec(
+            name, asset=forecasts, additional_deps=[validated_applications], blocking=True, description=description
+        )
+        for name, description in FORECAST_CHECKS.items()
+    ],
+    retry_policy=TRANSIENT_RETRIES,
+)
+def forecasts_audit(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> Iterator[dg.AssetCheckResult]:
+    """Audit the month's forecasts against its validated applications."""
+    month = context.partition_key
+    ids = storage.read_table(context, validated_applications, month, [schema.ID_COLUMN])[schema.ID_COLUMN]
+    found = audit(storage.read_table(context, forecasts, month), ids)
+    metadata = check_metadata(found)
+    for name, passed in found.verdicts().items():
+        yield dg.AssetCheckResult(asset_key=forecasts.key, check_name=name, passed=passed, metadata=metadata[name])

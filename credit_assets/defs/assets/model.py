@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
-from credit_assets.core.modeling.calibration import band_table, reliability_png
-from credit_assets.core.modeling.charts import importance_png, roc_png
+from credit_assets.core.modeling.charts import model_charts
 from credit_assets.core.modeling.month_model import (
     DECLARED_DIRECTIONS,
     GATE,
@@ -124,21 +122,8 @@ def champion_metadata(
     decision: dict[str, Any],
 ) -> dict[str, Any]:
     """The champion's card in the UI: version, window, metrics, calibration, challengers, charts, documents."""
-    month, card = context.partition_key, champion.model.card
-    labels = trained.validation_labels
-    charts = {
-        "roc.png": roc_png(month, labels, champion.validation_raw, card.validation_metrics["roc_auc"]),
-        "importance.png": importance_png(month, pd.DataFrame(card.importance)),
-        "reliability.png": reliability_png(
-            f"Reliability, validation slice ({month} model)",
-            {
-                "raw": band_table(labels.to_numpy(), champion.validation_raw),
-                f"calibrated ({card.calibration['method']})": band_table(
-                    labels.to_numpy(), champion.validation_calibrated
-                ),
-            },
-        ),
-    }
+    card = champion.model.card
+    charts = model_charts(card, trained.validation_labels, champion.validation_raw, champion.validation_calibrated)
     storage.write_report_files(context, charts)
     challengers = [c.summary() for c in trained.candidates.values() if c is not champion]
     return {
