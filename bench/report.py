@@ -762,9 +762,9 @@ def markdown(results: dict[str, Any]) -> str:
         "the process tree sampled every 0.2 s.",
         "- (a) calls the functions the assets call (`read_landing_csv`, `quality.validate`, `normalise`, "
         "`build_features`, `training_data`, `train_month_models` (parameters, fit, calibration, gate, scorecard), "
-        "`ModelRegistry.register`, "
-        "`forecasts.score`) and writes the same tables and files, keeping frames in memory between stages and "
-        "skipping what only Dagster needs (asset metadata, plots, asset checks after forecasts).",
+        "`ModelRegistry.register`, `model_charts`, `forecasts.score`, the forecast `audit`) and writes the same "
+        "tables and files, keeping frames in memory between stages: the same work, without what exists only for "
+        "Dagster (asset metadata such as column schemas and previews, the event log, the run and its steps).",
         "- (b) and (c) run the same five assets with their checks (`bench/jobs.py`); (b) with `execute_in_process`, "
         "(c) with `dg.execute_job(dg.reconstructable(...))` and run config `execution: {config: {multiprocess: {}}}` "
         "(spawned step processes, as many at once as CPUs). (b+) is the platform's `score_month` job unchanged.",
