@@ -258,7 +258,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     )
     rows += monitoring_targets(scale, month_variant)
     rows += tuning_targets(results)
-    for figure, what in (("done_s", "end to end, process start -> forecast file"), ("work_s", "after imports")):
+    for figure, what in (("done_s", "end to end, process start -> run finished"), ("work_s", "after imports")):
         value = ratios(scale, figure).get("core-inprocess")
         rows.append(
             (f"Dagster in-process / plain ({what})", _times(value), "<= 1.10x", verdict(value, LIMITS["ratio"]))
