@@ -1,5 +1,6 @@
 """The Dagster definitions of credit-assets: everything under `defs/`, steps sharing one process."""
 
+import gc
 from pathlib import Path
 
 import dagster as dg
@@ -14,3 +15,8 @@ def build_defs(executor: dg.ExecutorDefinition) -> dg.Definitions:
 
 # steps share one process: a fresh process per step re-imports these definitions (about 5 s a step)
 defs = build_defs(dg.in_process_executor)
+
+# Every process that runs the project loads this module first. What the imports and definitions leave behind
+# lives as long as the process; frozen, it is no longer traversed by each full garbage collection of the run's
+# steps (a full-scale month runs 0.3-0.4 s faster; the plain benchmark script, with a smaller heap, gains nothing).
+gc.freeze()
