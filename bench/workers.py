@@ -5,6 +5,7 @@ Heavy imports happen inside the workers on purpose: importing is part of what a 
 """
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -61,8 +62,6 @@ def model_card(month: str) -> dict[str, Any]:
 
 def plain_worker(args: argparse.Namespace) -> dict[str, Any]:
     """The month's core path as a plain script."""
-    import gc
-
     from bench import plain
     from credit_assets.core.store import ArtifactStore
 

@@ -120,6 +120,16 @@ def decision_shares(table: pd.DataFrame) -> dict[str, float]:
     return {decision: round(float(share), 4) for decision, share in shares.items()}
 
 
+# The forecast checks, by name: what each asserts. `ForecastAudit.verdicts` judges them under the same names.
+FORECAST_CHECKS = {
+    "one_row_per_application": "Exactly one forecast per validated application of the month.",
+    "probabilities_in_unit_interval": "Every default probability lies within [0, 1].",
+    "no_missing_values": "No forecast field is empty.",
+    "adverse_decisions_have_reasons": "Every referred or declined application has a reason from the catalogue; "
+    "none cites a protected attribute; approved applications carry none.",
+}
+
+
 @dataclass(frozen=True)
 class ForecastAudit:
     """What the forecast checks judge: coverage of the month's applications and the values' ranges."""

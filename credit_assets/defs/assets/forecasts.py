@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from credit_assets.core.contract import schema
-from credit_assets.core.scoring import Cutoffs, ForecastAudit, audit, decision_shares, score
+from credit_assets.core.scoring import FORECAST_CHECKS, Cutoffs, ForecastAudit, audit, decision_shares, score
 from credit_assets.core.store import write_csv
 from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.model import model
@@ -59,15 +59,6 @@ def forecasts(
             "preview": table(frame.head(10)),
         }
     )
-
-
-FORECAST_CHECKS = {
-    "one_row_per_application": "Exactly one forecast per validated application of the month.",
-    "probabilities_in_unit_interval": "Every default probability lies within [0, 1].",
-    "no_missing_values": "No forecast field is empty.",
-    "adverse_decisions_have_reasons": "Every referred or declined application has a reason from the catalogue; "
-    "none cites a protected attribute; approved applications carry none.",
-}
 
 
 def check_metadata(found: ForecastAudit) -> dict[str, dict[str, Any]]:
