@@ -152,7 +152,7 @@ def download(request: Request, month: str, name: str) -> Response:
     path = _download_path(portal, month, name)
     if path is None or not path.is_file():
         audit(request, AuditEvent(user.name, "download", "refused: not produced yet", month, name))
-        raise Refused(404, "Not there yet", f"{month} has no {DOWNLOADS[name][0]} yet: it is produced once scored.")
+        raise Refused(404, "Not there yet", status.not_produced(month, DOWNLOADS[name][0]))
     audit(request, AuditEvent(user.name, "download", "ok", month, name, sha256_of(path)))
     return FileResponse(path, media_type=DOWNLOADS[name][1], filename=f"{Path(name).stem}_{month}{path.suffix}")
 

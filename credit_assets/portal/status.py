@@ -7,9 +7,10 @@ from typing import Any
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from credit_assets.core.months import landing_file_name
+from credit_assets.core.months import FIRST_MONTH, history_note, landing_file_name
 from credit_assets.core.store import ArtifactStore, sha256_of
 from credit_assets.defs.assets.raw_applications import SOURCE_SHA256
+from credit_assets.defs.jobs import ingest_month
 from credit_assets.defs.landing_sensor import LANDING_SHA256_TAG
 
 PARTITION_TAG = "dagster/partition"
@@ -20,7 +21,37 @@ IN_PROGRESS = {
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 }
+# A run waits in one of these until its first step starts: the sensor creates runs NOT_STARTED, the queue holds
+# them QUEUED, a launched worker is STARTING and then STARTED while it loads the definitions.
+WAITING = {
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+}
 VALIDATION_STEPS = {"raw_applications", "validated_applications"}
+# What each step of the month jobs does, in the credit department's words; a check step (asset name, '_', check
+# name) is described by its asset. A report step's checks run with it, so one phrase covers them.
+PLAIN_STEPS = {
+    "raw_applications": "reading the file",
+    "validated_applications": "checking the file",
+    "data_profile": "profiling the file",
+    "features": "preparing the features",
+    "model": "training the model",
+    "forecasts": "scoring the applications",
+    "adverse_action_notices": "writing the adverse-action notices",
+    **dict.fromkeys(
+        [
+            "decision_economics",
+            "drift",
+            "fairness",
+            "forecast_performance",
+            "model_comparison",
+            "model_documentation",
+        ],
+        "writing the reports",
+    ),
+}
 RAW_APPLICATIONS = dg.AssetKey("raw_applications")
 _FAILURE_EVENTS = {DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
 
@@ -37,6 +68,11 @@ class MonthStatus:
     decision_shares: dict[str, float] = field(default_factory=dict)
     labelled: bool = False
     forecast_auc: float | None = None
+
+    @property
+    def history(self) -> bool:
+        """The history month: kept for training, never scored, so it never has anything to download."""
+        return self.month == FIRST_MONTH
 
 
 class FileHashes:
@@ -73,13 +109,22 @@ def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | Non
     return next(reading, None)
 
 
+def plain_step(step_key: str) -> str:
+    """What a step of the month jobs does, in plain words (the longest asset name the step key starts with)."""
+    assets = [name for name in PLAIN_STEPS if step_key == name or step_key.startswith(f"{name}_")]
+    return PLAIN_STEPS[max(assets, key=len)] if assets else f"running {step_key}"
+
+
 def _running(instance: dg.DagsterInstance, run: dg.DagsterRun, month: str) -> MonthStatus:
-    """Queued, validating (reading and checking the file) or scoring, with the step under way."""
-    if run.status == dg.DagsterRunStatus.QUEUED:
-        return MonthStatus(month, "queued", "in Dagster's run queue: months run one at a time, in order", run.run_id)
+    """Queued until a step starts, then validating (reading and checking the file; an ingest run, which scores
+    nothing, stays there) or scoring, with what the step under way does. A state never moves back."""
     started = [entry.step_key for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)]
-    state = "validating" if not started or started[-1] in VALIDATION_STEPS else "scoring"
-    return MonthStatus(month, state, f"step {started[-1]}" if started else "starting", run.run_id)
+    if not started and run.status in WAITING:
+        return MonthStatus(month, "queued", "waiting for its turn: months run one at a time, oldest first", run.run_id)
+    current = started[-1] if started else None
+    scoring = run.job_name != ingest_month.name and current not in VALIDATION_STEPS
+    detail = plain_step(current) if current else run.status.value.lower()
+    return MonthStatus(month, "scoring" if scoring else "validating", detail, run.run_id)
 
 
 def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -123,7 +168,8 @@ def month_status(
         return MonthStatus(month, "failed", " | ".join(reasons) or run.status.value.lower(), run.run_id)
     forecasts = _latest_metadata(instance, "forecasts", month)
     if forecasts is None:
-        return MonthStatus(month, "ingested", "history: validated and kept for training, not scored", run.run_id)
+        detail = history_note(month) if month == FIRST_MONTH else "validated; not scored yet"
+        return MonthStatus(month, "ingested", detail, run.run_id)
     performance = _latest_metadata(instance, "forecast_performance", month)
     labelled = bool(performance and performance[1].get("labelled"))
     return MonthStatus(
@@ -136,6 +182,13 @@ def month_status(
         labelled=labelled,
         forecast_auc=performance[1].get("roc_auc") if labelled else None,
     )
+
+
+def not_produced(month: str, what: str) -> str:
+    """Why a month has no forecasts (or notices, ...) to download."""
+    if month == FIRST_MONTH:
+        return f"{history_note(month)}, so it has no {what}."
+    return f"{month} has no {what} yet: it is produced once scored."
 
 
 def known_months(instance: dg.DagsterInstance, store: ArtifactStore, partitions: list[str]) -> list[str]:
