@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from credit_assets.core.modeling.registry import ModelRegistry
-from credit_assets.core.months import FIRST_MONTH
+from credit_assets.core.months import FIRST_MONTH, checked_month, history_note
 from credit_assets.core.store import ArtifactStore, default_root
 from credit_assets.portal.users import Role, UserStore
 from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
@@ -195,9 +195,21 @@ def _candidate_line(candidate: dict, champion: str | None) -> str:
     )
 
 
+def _scorable_month(month: str) -> str:
+    """The month when a model can have scored it: a month key of the partitions, not the history month."""
+    from credit_assets.defs.partitions import monthly_partitions  # imports Dagster: only --month needs it
+
+    partitions = monthly_partitions.get_partition_keys()
+    if checked_month(month) not in partitions:
+        raise ValueError(f"{month} is not a month of the partitions, {partitions[0]} to {partitions[-1]}")
+    if month == FIRST_MONTH:
+        raise ValueError(history_note(month))
+    return month
+
+
 def _explain_month(store: ArtifactStore, registry: ModelRegistry, month: str) -> list[str]:
     """Which version scored the month (from its forecasts) and the decision that promoted it."""
-    decision = registry.decision(month)
+    decision = registry.decision(_scorable_month(month))
     if decision is None:
         raise ValueError(f"no promotion decision for {month}: materialise model for {month} first")
     path = store.table_path("forecasts", month)
