@@ -59,8 +59,13 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
+# CSV exports are read by people: floats with 6 significant digits (a probability 0.0831627, not
+# 0.08316271403298791). The same frame always gives the same bytes; the stored Parquet tables keep full precision.
+CSV_FLOAT_FORMAT = "%.6g"
+
+
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT))
 
 
 def sha256_of(path: Path) -> str:

@@ -5,7 +5,7 @@ import dagster as dg
 from credit_assets.core.contract import schema
 from credit_assets.core.monitoring import profile
 from credit_assets.defs.assets.validated_applications import validated_applications
-from credit_assets.defs.metadata import image, table
+from credit_assets.defs.metadata import figures, image, table
 from credit_assets.defs.partitions import monthly_asset
 from credit_assets.defs.storage import StorageResource
 
@@ -27,13 +27,15 @@ def data_profile(context: dg.AssetExecutionContext, storage: StorageResource) ->
     written = storage.write_report_files(context, profile.report_files(month, len(frame), profiles))
     labelled = schema.TARGET_COLUMN in frame.columns
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(frame),
-            "labelled": labelled,
-            **({"target_rate": float(frame[schema.TARGET_COLUMN].mean())} if labelled else {}),
-            "all_missing_columns": profile.all_missing_columns(profiles),
-            "summary": table(profile.summary_table(profiles)),
-            "report": dg.MetadataValue.path(str(written[profile.REPORT_FILE])),
-            **{f"chart_{name}": image(png, name) for name, png in profile.key_charts(profiles).items()},
-        }
+        metadata=figures(
+            {
+                "dagster/row_count": len(frame),
+                "labelled": labelled,
+                **({"target_rate": float(frame[schema.TARGET_COLUMN].mean())} if labelled else {}),
+                "all_missing_columns": profile.all_missing_columns(profiles),
+                "summary": table(profile.summary_table(profiles)),
+                "report": dg.MetadataValue.path(str(written[profile.REPORT_FILE])),
+                **{f"chart_{name}": image(png, name) for name, png in profile.key_charts(profiles).items()},
+            }
+        )
     )

@@ -10,7 +10,7 @@ from credit_assets.core.scoring import Cutoffs
 from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import CUTOFFS_FILE, forecasts
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import check_result, image, table
+from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, Refusal, monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
@@ -48,15 +48,17 @@ def decision_economics(
     charts = {"profit.png": economics.profit_png(result, cutoffs), "approval.png": economics.approval_png(result)}
     storage.write_report_files(context, charts)
     return dg.MaterializeResult(
-        metadata={
-            "policies": table(pd.DataFrame(result.policies).round(4)),
-            "best_expected_profit": result.best_expected_profit,
-            "configured_expected_profit": result.configured_expected_profit,
-            "shortfall": result.shortfall,
-            "labelled": result.labelled,
-            "profit_curve": image(charts["profit.png"], "profit"),
-            "approval_curve": image(charts["approval.png"], "approval"),
-        }
+        metadata=figures(
+            {
+                "policies": table(pd.DataFrame(result.policies)),
+                "best_expected_profit": result.best_expected_profit,
+                "configured_expected_profit": result.configured_expected_profit,
+                "shortfall": result.shortfall,
+                "labelled": result.labelled,
+                "profit_curve": image(charts["profit.png"], "profit"),
+                "approval_curve": image(charts["approval.png"], "approval"),
+            }
+        )
     )
 
 

@@ -9,7 +9,7 @@ from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import check_result, image, table
+from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
@@ -38,20 +38,22 @@ def drift(context: dg.AssetExecutionContext, config: DriftConfig, storage: Stora
     chart = core_drift.psi_png(result)
     storage.write_report_files(context, {"psi.png": chart})
     return dg.MaterializeResult(
-        metadata={
-            "model_version": result.model_version,
-            "reference_months": ", ".join(result.reference_months),
-            "reference_rows": result.reference_rows,
-            "reference_sample_rows": result.reference_sample_rows,
-            "validation_slice_matches_card": result.validation_slice_matches_card,
-            "probability_psi": result.probability_psi,
-            "label_rate": result.label_rate,
-            "reference_label_rate": result.reference_label_rate,
-            "top_features": ", ".join(result.top_features),
-            "features": table(pd.DataFrame(result.features, dtype=object)),
-            "psi_chart": image(chart, "PSI"),
-            "result_file": dg.MetadataValue.path(str(path)),
-        }
+        metadata=figures(
+            {
+                "model_version": result.model_version,
+                "reference_months": ", ".join(result.reference_months),
+                "reference_rows": result.reference_rows,
+                "reference_sample_rows": result.reference_sample_rows,
+                "validation_slice_matches_card": result.validation_slice_matches_card,
+                "probability_psi": result.probability_psi,
+                "label_rate": result.label_rate,
+                "reference_label_rate": result.reference_label_rate,
+                "top_features": ", ".join(result.top_features),
+                "features": table(pd.DataFrame(result.features, dtype=object)),
+                "psi_chart": image(chart, "PSI"),
+                "result_file": dg.MetadataValue.path(str(path)),
+            }
+        )
     )
 
 

@@ -9,7 +9,7 @@ from credit_assets.core.monitoring.performance import Performance
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.assets.validated_applications import validated_applications
-from credit_assets.defs.metadata import check_result, image, table
+from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
@@ -46,17 +46,19 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
     backtest_png = performance.backtest_png(history)
     storage.write_report_files(context, {"calibration.png": calibration_png, "backtest.png": backtest_png})
     return dg.MaterializeResult(
-        metadata={
-            "labelled": True,
-            **{
-                key: getattr(result, key)
-                for key in ("roc_auc", "brier", "validation_roc_auc", "positive_rate", "mean_predicted")
-            },
-            "calibration": table(calibration.round(4)),
-            "calibration_plot": image(calibration_png, "calibration"),
-            "backtest": table(history.round(4)),
-            "backtest_plot": image(backtest_png, "backtest"),
-        }
+        metadata=figures(
+            {
+                "labelled": True,
+                **{
+                    key: getattr(result, key)
+                    for key in ("roc_auc", "brier", "validation_roc_auc", "positive_rate", "mean_predicted")
+                },
+                "calibration": table(calibration),
+                "calibration_plot": image(calibration_png, "calibration"),
+                "backtest": table(history),
+                "backtest_plot": image(backtest_png, "backtest"),
+            }
+        )
     )
 
 

@@ -18,7 +18,7 @@ from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import table
+from credit_assets.defs.metadata import figures, table
 from credit_assets.defs.partitions import TRANSIENT_RETRIES, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
@@ -48,16 +48,18 @@ def forecasts(
     storage.write_report(context, CUTOFFS_FILE, asdict(cutoffs))  # what decision economics judges
     export = write_csv(export_path(storage, month), frame)
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(frame),
-            "model_version": champion.version,
-            "model_family": champion.card.family,
-            **{name: value for name, value in asdict(cutoffs).items()},
-            "mean_probability": float(frame["default_probability"].mean()),
-            "decision_shares": dg.MetadataValue.json(decision_shares(frame)),
-            "export": dg.MetadataValue.path(str(export)),
-            "preview": table(frame.head(10)),
-        }
+        metadata=figures(
+            {
+                "dagster/row_count": len(frame),
+                "model_version": champion.version,
+                "model_family": champion.card.family,
+                **{name: value for name, value in asdict(cutoffs).items()},
+                "mean_probability": float(frame["default_probability"].mean()),
+                "decision_shares": dg.MetadataValue.json(decision_shares(frame)),
+                "export": dg.MetadataValue.path(str(export)),
+                "preview": table(frame.head(10)),
+            }
+        )
     )
 
 
@@ -95,4 +97,6 @@ def forecasts_audit(context: dg.AssetCheckExecutionContext, storage: StorageReso
     found = audit(storage.read_table(context, forecasts, month), ids)
     metadata = check_metadata(found)
     for name, passed in found.verdicts().items():
-        yield dg.AssetCheckResult(asset_key=forecasts.key, check_name=name, passed=passed, metadata=metadata[name])
+        yield dg.AssetCheckResult(
+            asset_key=forecasts.key, check_name=name, passed=passed, metadata=figures(metadata[name])
+        )

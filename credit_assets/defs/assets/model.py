@@ -28,7 +28,7 @@ from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import previous_month
 from credit_assets.defs.assets.features import features, training_window
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import check_result, image
+from credit_assets.defs.metadata import check_result, figures, image
 from credit_assets.defs.partitions import PREVIOUS_MONTH, Refusal, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
@@ -110,7 +110,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
             metadata={"promotion_log_sequence": decision["sequence"]},
         )
     yield dg.MaterializeResult(
-        check_results=results, metadata=champion_metadata(context, storage, trained, champion, decision)
+        check_results=results, metadata=figures(champion_metadata(context, storage, trained, champion, decision))
     )
 
 

@@ -7,7 +7,7 @@ from credit_assets.core.scoring import Cutoffs
 from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.forecasts import CUTOFFS_FILE, forecasts
 from credit_assets.defs.assets.model import model
-from credit_assets.defs.metadata import image, table
+from credit_assets.defs.metadata import figures, image, table
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
@@ -36,11 +36,13 @@ def model_comparison(context: dg.AssetExecutionContext, storage: StorageResource
     chart = comparison.auc_png(history)
     storage.write_report_files(context, {"auc.png": chart})
     return dg.MaterializeResult(
-        metadata={
-            "champion": decision["champion"],
-            "promotion_rule": decision["rule"],
-            "month": table(history[history["month"] == month]),
-            "over_months": table(history),
-            "auc_over_months": image(chart, "AUC per family"),
-        }
+        metadata=figures(
+            {
+                "champion": decision["champion"],
+                "promotion_rule": decision["rule"],
+                "month": table(history[history["month"] == month]),
+                "over_months": table(history),
+                "auc_over_months": image(chart, "AUC per family"),
+            }
+        )
     )
