@@ -4,16 +4,23 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH, checked_month, history_note
 from credit_assets.core.store import ArtifactStore, default_root
+from credit_assets.portal.audit import AuditLogBroken
+from credit_assets.portal.security import default_secrets_dir
 from credit_assets.portal.users import Role, UserStore
 from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_landing_files
 from credit_assets.synthetic.split_real import BLOCK_ROWS, MONTHLY_BLOCKS, split_real
+
+if TYPE_CHECKING:
+    from credit_assets.portal.web import PortalSettings
 
 _SIZE_OPTIONS = ("history_rows", "months", "rows_per_month")
 _STORAGE = ArtifactStore(Path(default_root()).resolve())
@@ -146,6 +153,8 @@ def _run_add_user(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
     user = _users(args.root).add(args.name, Role(args.role), password, replace=args.replace)
     print(f"portal user {user.name} ({user.role.value}) saved")
+    if args.replace:  # a new password or role ends every session opened with the old one
+        print(f"{_portal_settings(args).sessions().revoke_user(user.name)} open session(s) of {user.name} ended")
     if not args.password_stdin:
         print(f"password (shown once, stored only as a hash): {password}")
     return 0
@@ -160,6 +169,7 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--https-only", action="store_true", help="behind a TLS proxy: session cookie only over HTTPS, and HSTS"
     )
+    parser.add_argument("--idle-minutes", type=int, default=30, help="a session unused this long ends")
 
 
 def _run_portal(args: argparse.Namespace) -> int:
@@ -170,12 +180,74 @@ def _run_portal(args: argparse.Namespace) -> int:
     from credit_assets.portal.web import PortalSettings
 
     settings = PortalSettings(
-        args.root, args.dagster_url, max_upload_bytes=args.max_upload_mib << 20, https_only=args.https_only
+        args.root,
+        default_secrets_dir(),
+        args.dagster_url,
+        max_upload_bytes=args.max_upload_mib << 20,
+        https_only=args.https_only,
+        session_idle_minutes=args.idle_minutes,
     )
     if not settings.users.users():
         print("the portal has no users yet: add one with `credit-assets add-user NAME --role uploader`")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False, server_header=False)
     return 0
+
+
+def _portal_settings(args: argparse.Namespace) -> "PortalSettings":
+    """The portal's settings for a command run beside it (its web layer is imported only when needed: slow)."""
+    from credit_assets.portal.web import PortalSettings
+
+    return PortalSettings(args.root, default_secrets_dir())
+
+
+def _add_root_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+
+
+def _add_audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["verify", "archive"], help="check every line / start a new chain")
+    _add_root_argument(parser)
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    """Check the portal's audit log (every seal, link and the anchored head), or archive a damaged one."""
+    log = _portal_settings(args).audit_log()
+    if args.action == "archive":
+        kept = log.archive()
+        print(f"audit log archived as {kept}; a new chain starts" if kept else "no audit log to archive")
+        return 0
+    try:
+        print(f"audit log intact: {log.verify():,} entries, every seal and link checked against the anchored head")
+    except AuditLogBroken as broken:
+        print(f"audit log DAMAGED at line {broken.broken.line or '(the newest)'}: {broken.broken.problem}")
+        return 1
+    return 0
+
+
+def _add_sessions_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["list", "revoke"])
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--user", help="revoke this user's sessions")
+    who.add_argument("--all", action="store_true", help="revoke every session")
+    _add_root_argument(parser)
+
+
+def _run_sessions(args: argparse.Namespace) -> int:
+    """List the portal's open sessions or end them at once (a user's, or all)."""
+    sessions = _portal_settings(args).sessions()
+    if args.action == "list":
+        for info in sessions.open_sessions():
+            print(f"{info.user}: opened {_utc(info.created)}, last used {_utc(info.last_seen)}")
+        return 0
+    if not (args.user or args.all):
+        raise ValueError("sessions revoke takes --user NAME or --all")
+    ended = sessions.revoke_user(args.user) if args.user else sessions.revoke_all()
+    print(f"{ended} session(s) ended")
+    return 0
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _add_models_arguments(parser: argparse.ArgumentParser) -> None:
@@ -299,6 +371,18 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "add a portal user (uploader or viewer); prints a generated password once",
         _add_user_arguments,
         _run_add_user,
+    ),
+    Subcommand(
+        "audit",
+        "verify the portal's audit log (reports the first damaged line), or archive a damaged one",
+        _add_audit_arguments,
+        _run_audit,
+    ),
+    Subcommand(
+        "sessions",
+        "list the portal's open sessions or revoke them (--user NAME or --all)",
+        _add_sessions_arguments,
+        _run_sessions,
     ),
     Subcommand(
         "tuning-dashboard",

@@ -1,37 +1,85 @@
-"""An append-only JSON-lines log whose every line carries its own hash and the hash of the line before it.
+"""An append-only JSON-lines log whose every line carries a seal of its content and the seal of the line before it.
 
-An edited, inserted or removed line is found on every read (all but the removal of the newest lines, which
-only a copy kept elsewhere can show). Appends hold a file lock and are fsynced, so concurrent writers never
-interleave and a crash never loses an acknowledged line.
+Unkeyed, the seal is a SHA-256 hash: an edited, inserted or removed line is found, but whoever can write the file
+can also recompute the chain. Keyed, the seal is an HMAC-SHA-256 with a key kept away from the log, so a chain
+cannot be recomputed without it; and a head anchor kept beside the key remembers the newest line's number and
+seal, so lines removed from the end, or from the middle with the rest re-sealed, are found too.
+
+Appends hold a file lock, read the last line only (never the whole file) and are fsynced, so concurrent writers
+never interleave, a crash never loses an acknowledged line, and an append costs the same on a large log.
 """
 
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-GENESIS = "0" * 64  # the "previous line" hash of the log's first entry
+GENESIS = "0" * 64  # the "previous line" seal of the log's first entry
+TAIL_BLOCK = 1 << 16
 
 
 class ChainBroken(ValueError):
-    """A log line that no longer matches its hash or its place: the log was edited."""
+    """A log line that no longer matches its seal, its place or the anchored head: the log was edited."""
+
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        self.path, self.line, self.problem = path, line, problem
+        where = f" line {line}" if line is not None else ""
+        super().__init__(f"{path}{where} breaks the chain: {problem}")
 
 
-def entry_hash(entry: dict[str, Any]) -> str:
-    """The hash of a log entry's content (everything but its own hash)."""
-    content = {key: value for key, value in entry.items() if key != "sha256"}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+@dataclass(frozen=True)
+class Head:
+    """The newest line of a log: its number and its seal."""
+
+    sequence: int
+    seal: str
 
 
-class ChainedLog:
-    """One append-only log file; `entries()` checks the whole chain."""
+class HeadAnchor:
+    """The head of a log, remembered in a small JSON file away from the log (replaced atomically, owner-only)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def read(self) -> Head | None:
+        if not self.path.exists():
+            return None
+        data = json.loads(self.path.read_text())
+        return Head(int(data["sequence"]), str(data["seal"]))
+
+    def write(self, head: Head) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps({"sequence": head.sequence, "seal": head.seal}))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+
+class ChainedLog:
+    """One append-only log file; `entries()` checks the whole chain, `append()` the newest line and the anchor."""
+
+    def __init__(
+        self, path: Path, key: bytes | None = None, anchor: HeadAnchor | None = None, file_mode: int = 0o644
+    ) -> None:
+        self.path, self.key, self.anchor, self.file_mode = path, key, anchor, file_mode
+        self.seal_field = "hmac_sha256" if key else "sha256"
+        self.previous_field = f"previous_{self.seal_field}"
+
+    def seal(self, entry: dict[str, Any]) -> str:
+        """The seal of an entry's content (everything but its own seal)."""
+        content = json.dumps({k: v for k, v in entry.items() if k != self.seal_field}, sort_keys=True).encode()
+        if self.key is None:
+            return hashlib.sha256(content).hexdigest()
+        return hmac.new(self.key, content, hashlib.sha256).hexdigest()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -43,28 +91,97 @@ class ChainedLog:
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append an entry (never rewriting the file): numbered and chained to the line before."""
         with self._locked():
-            earlier = self.entries()
+            head = self.head()
             chained = {
                 **entry,
-                "sequence": len(earlier) + 1,
-                "previous_sha256": earlier[-1]["sha256"] if earlier else GENESIS,
+                "sequence": head.sequence + 1 if head else 1,
+                self.previous_field: head.seal if head else GENESIS,
             }
-            chained["sha256"] = entry_hash(chained)
-            with open(self.path, "a", encoding="utf-8") as log:
+            chained[self.seal_field] = self.seal(chained)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
+            with os.fdopen(descriptor, "a", encoding="utf-8") as log:
+                os.fchmod(log.fileno(), self.file_mode)  # also tightens a log made by an older version
                 log.write(json.dumps(chained, sort_keys=True) + "\n")
                 log.flush()
                 os.fsync(log.fileno())
+            if self.anchor:
+                self.anchor.write(Head(chained["sequence"], chained[self.seal_field]))
         return chained
 
+    def head(self) -> Head | None:
+        """The newest line's number and seal after checking that line's seal and, when anchored, the anchor."""
+        last = self._last_line()
+        newest = self._checked(last, None) if last else None
+        head = Head(newest["sequence"], newest[self.seal_field]) if newest else None
+        self._check_anchor(head, newest)
+        return head
+
     def entries(self) -> list[dict[str, Any]]:
-        """Every entry, oldest first, after checking each line's hash and its link to the one before."""
+        """Every entry, oldest first, after checking each line's seal, its link to the one before and the anchor."""
         if not self.path.exists():
+            self._check_anchor(None, None)
             return []
-        entries = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()]
-        previous = GENESIS
-        for number, entry in enumerate(entries, start=1):
-            intact = entry.get("sha256") == entry_hash(entry)
-            if not intact or entry.get("sequence") != number or entry.get("previous_sha256") != previous:
-                raise ChainBroken(f"{self.path} line {number} breaks the chain: the log was edited.")
-            previous = entry["sha256"]
+        entries, previous = [], GENESIS
+        with open(self.path, encoding="utf-8") as log:
+            for number, line in enumerate(log, start=1):
+                entry = self._checked(line, number)
+                if entry["sequence"] != number or entry[self.previous_field] != previous:
+                    raise ChainBroken(self.path, number, "a line before it was removed, added or re-sealed")
+                previous = entry[self.seal_field]
+                entries.append(entry)
+        newest = entries[-1] if entries else None
+        self._check_anchor(Head(newest["sequence"], previous) if newest else None, newest)
         return entries
+
+    def _checked(self, line: str, number: int | None) -> dict[str, Any]:
+        """The line's entry once its seal matches; `number` is None for the newest line read from the end."""
+        which = "the line" if number else "the newest line"
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            raise ChainBroken(self.path, number, f"{which} is not a JSON entry") from None
+        if not isinstance(entry, dict) or not hmac.compare_digest(str(entry.get(self.seal_field)), self.seal(entry)):
+            raise ChainBroken(self.path, number, f"{which}'s content no longer matches its seal")
+        if not isinstance(entry.get("sequence"), int):
+            raise ChainBroken(self.path, number, f"{which} has no sequence number")
+        return entry
+
+    def _check_anchor(self, head: Head | None, newest: dict[str, Any] | None) -> None:
+        """The log's newest line must be the anchored head (or the line after it, when a crash came between the
+        append and the anchor's update)."""
+        if self.anchor is None:
+            return
+        anchored = self.anchor.read()
+        if anchored == head:
+            return
+        if anchored is None:
+            raise ChainBroken(self.path, None, "the log has lines but its head anchor is missing")
+        if head is None:
+            raise ChainBroken(
+                self.path, None, f"the log is empty or missing but {anchored.sequence} line(s) were written"
+            )
+        if head.sequence == anchored.sequence + 1 and newest and newest[self.previous_field] == anchored.seal:
+            return
+        raise ChainBroken(
+            self.path,
+            head.sequence,
+            f"the newest line is number {head.sequence}, but line {anchored.sequence} was the last one written "
+            "(lines were removed or replaced)",
+        )
+
+    def _last_line(self) -> str | None:
+        """The text of the last line, read from the end of the file."""
+        if not self.path.exists():
+            return None
+        with open(self.path, "rb") as log:
+            end = log.seek(0, os.SEEK_END)
+            tail, position = b"", end
+            while position > 0 and tail.rstrip(b"\n").count(b"\n") == 0:
+                step = min(TAIL_BLOCK, position)
+                position -= step
+                log.seek(position)
+                tail = log.read(step) + tail
+        lines = tail.rstrip(b"\n").split(b"\n")
+        if not lines[-1]:
+            return None
+        return lines[-1].decode("utf-8", errors="replace")

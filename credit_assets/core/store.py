@@ -122,12 +122,16 @@ class ArtifactStore:
 
     @property
     def portal_dir(self) -> Path:
-        """The portal's users, audit log, session key and upload staging."""
+        """The portal's users, sessions, audit log and upload staging (its keys live elsewhere: secrets_dir)."""
         return self.root / "portal"
 
     @property
     def portal_users_file(self) -> Path:
         return self.portal_dir / "users.json"
+
+    @property
+    def portal_sessions_file(self) -> Path:
+        return self.portal_dir / "sessions.sqlite3"
 
     @property
     def portal_audit_log(self) -> Path:

@@ -1,6 +1,8 @@
 """The portal's web application: its state, middleware (sessions, size limit, security headers) and pages."""
 
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import dagster as dg
@@ -10,19 +12,49 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Scope
 
 from credit_assets.defs.partitions import monthly_partitions
-from credit_assets.portal.audit import AuditEvent
+from credit_assets.portal.audit import AuditEvent, AuditLogBroken
 from credit_assets.portal.routes import router
-from credit_assets.portal.security import BodyLimit, SecurityHeaders, session_secret
-from credit_assets.portal.web import LoginRequired, Portal, PortalSettings, Refused, audit, page
+from credit_assets.portal.security import BodyLimit, SecurityHeaders, secret_key
+from credit_assets.portal.web import (
+    SESSION_ID,
+    LoginRequired,
+    Portal,
+    PortalSettings,
+    Refused,
+    audit,
+    page,
+    portal_of,
+)
 
 SESSION_COOKIE = "credit_assets_portal"
+LOGGER = logging.getLogger(__name__)
+
+
+def action_of(path: str) -> str:
+    """The audited action a request path stands for."""
+    first = path.strip("/").split("/", 1)[0]
+    return {"login": "login", "logout": "logout", "upload": "upload", "months": "download", "": "page"}.get(
+        first, "request"
+    )
 
 
 def _refused_too_large(scope: Scope) -> None:
-    audit(scope, AuditEvent(scope.get("session", {}).get("user"), "upload", "refused: over the size limit"))
+    session_id = scope.get("session", {}).get(SESSION_ID)
+    user = portal_of(scope).sessions.user_of(session_id) if isinstance(session_id, str) else None
+    event = AuditEvent(user, action_of(scope["path"]), "refused: over the size limit")
+    try:
+        audit(scope, event, anonymous=user is None)
+    except Refused:
+        pass  # the 413 answer stands; the damaged log shows on the next page
 
 
-async def _to_login(_request: Request, _error: Exception) -> Response:
+async def _to_login(request: Request, _error: Exception) -> Response:
+    """Off to the login page; the refusal is audited (rate-limited: nobody logged in is behind it)."""
+    event = AuditEvent(None, action_of(request.url.path), "refused: not logged in", detail=request.url.path)
+    try:
+        audit(request, event, anonymous=True)
+    except Refused as refusal:
+        return await _refusal_page(request, refusal)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -30,12 +62,18 @@ async def _refusal_page(request: Request, error: Refused) -> Response:
     return page(request, "message.html", error.status_code, title=error.title, message=error.message)
 
 
-def create_app(settings: PortalSettings, instance: dg.DagsterInstance | None = None) -> FastAPI:
+def create_app(
+    settings: PortalSettings, instance: dg.DagsterInstance | None = None, clock: Callable[[], float] = time.time
+) -> FastAPI:
     """The application; the Dagster instance is $DAGSTER_HOME's unless one is given."""
-    portal = Portal(settings, monthly_partitions.get_partition_keys(), instance=instance)
+    portal = Portal(settings, monthly_partitions.get_partition_keys(), clock, instance=instance)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            portal.audit_log.verify()  # the whole chain once at start; appends then check the newest line
+        except AuditLogBroken as broken:
+            LOGGER.error("%s", broken)
         if instance is not None:
             yield
             return
@@ -48,7 +86,7 @@ def create_app(settings: PortalSettings, instance: dg.DagsterInstance | None = N
     app.add_middleware(BodyLimit, file_limit_bytes=settings.max_upload_bytes, on_refused=_refused_too_large)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret(settings.store.portal_dir / "session_secret"),
+        secret_key=secret_key(settings.secrets_dir / "session_cookie.key").hex(),
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_hours * 3600,
         same_site="strict",

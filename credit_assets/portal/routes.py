@@ -1,6 +1,7 @@
 """The portal's pages: login and logout, the months with their state, upload, downloads."""
 
 from dataclasses import replace
+from math import ceil
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -13,13 +14,15 @@ from credit_assets.core.store import sha256_of
 from credit_assets.portal import status, upload
 from credit_assets.portal.audit import AuditEvent
 from credit_assets.portal.security import CSRF_FIELD, new_csrf_token
-from credit_assets.portal.users import User
+from credit_assets.portal.users import NAME_PATTERN, User
 from credit_assets.portal.web import (
     PACKAGE,
+    SESSION_ID,
     Portal,
     Refused,
     audit,
     checked_form,
+    client_address,
     current_user,
     page,
     portal_of,
@@ -42,30 +45,48 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the password (after the CSRF token and the throttle); a fresh session for the user."""
-    form, throttle = await checked_form(request, None, "login"), portal_of(request).throttle
-    name = str(form.get("username", ""))
-    if throttle.blocked(name):
-        audit(request, AuditEvent(name, "login", "refused: too many wrong passwords"))
-        wait = f"Too many wrong passwords: try again in {throttle.window_seconds / 60:.0f} minutes."
-        return page(request, "login.html", 429, error=wait)
-    users = portal_of(request).settings.users
-    user = await run_in_threadpool(users.authenticate, name, str(form.get("password", "")))
-    audit(request, AuditEvent(name, "login", "ok" if user else "refused: wrong user name or password"))
+    """Check the password (after the CSRF token and the throttle); a new server-side session for the user."""
+    form, portal = await checked_form(request, None, "login"), portal_of(request)
+    name, client = str(form.get("username", "")), client_address(request)
+    throttle_key = name if NAME_PATTERN.fullmatch(name) else ""  # one key for every malformed name
+    wait = portal.throttle.wait_seconds(throttle_key, client)
+    if wait > 0:
+        user_name, detail = _tried(portal, name)
+        audit(request, AuditEvent(user_name, "login", "refused: too many wrong passwords", detail=detail), True)
+        message = f"Too many wrong passwords from this address: try again in {_duration(wait)}."
+        return page(request, "login.html", 429, error=message)
+    user = await run_in_threadpool(portal.settings.users.authenticate, name, str(form.get("password", "")))
     if user is None:
-        throttle.failed(name)
+        portal.throttle.failed(throttle_key, client)
+        user_name, detail = _tried(portal, name)
+        audit(request, AuditEvent(user_name, "login", "refused: wrong user name or password", detail=detail), True)
         return page(request, "login.html", 401, error="Wrong user name or password.")
-    throttle.succeeded(name)
+    audit(request, AuditEvent(user.name, "login", "ok"))
+    portal.throttle.succeeded(throttle_key, client)
     request.session.clear()  # no session data or CSRF token survives from before the login
-    request.session.update({"user": user.name, CSRF_FIELD: new_csrf_token()})
+    request.session.update({SESSION_ID: portal.sessions.create(user.name), CSRF_FIELD: new_csrf_token()})
     return RedirectResponse("/", status_code=303)
+
+
+def _tried(portal: Portal, name: str) -> tuple[str | None, str]:
+    """(user, detail) of a refused login for the audit log. The name is logged only when it is a portal user's: an
+    unknown name is often a password typed into the wrong field, and a secret never reaches the log."""
+    if NAME_PATTERN.fullmatch(name) and portal.settings.users.get(name):
+        return name, ""
+    return None, f"an unknown or malformed user name ({len(name):,} characters) was tried"
+
+
+def _duration(seconds: float) -> str:
+    return f"{ceil(seconds)} seconds" if seconds < 120 else f"{ceil(seconds / 60)} minutes"
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """End the session on the server: a copy of the cookie opens nothing afterwards."""
     user = current_user(request)
     await checked_form(request, user, "logout")
     audit(request, AuditEvent(user.name, "logout", "ok"))
+    portal_of(request).sessions.revoke(request.session[SESSION_ID])
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -94,7 +115,8 @@ def months(request: Request) -> Response:
 
 @router.post("/upload")
 async def upload_month(request: Request) -> Response:
-    """Role, CSRF token, month, file type and replacement first; then stage, pre-check and land in a thread."""
+    """Role, CSRF token, month and file type first; then, holding the month's lock, the replace check, staging,
+    pre-check and landing, in a thread. Every refusal is audited."""
     user = current_user(request)
     if not user.role.can_upload:  # refused before the body is read
         audit(request, AuditEvent(user.name, "upload", "refused: viewer role"))
@@ -102,40 +124,43 @@ async def upload_month(request: Request) -> Response:
     form = await checked_form(request, user, "upload")
     month, sent = form.get("month"), form.get("file")
     try:
-        _check_upload(portal_of(request), month, sent, form.get("replace") == "yes")
+        _check_upload(portal_of(request), month, sent)
+        return await run_in_threadpool(_land, request, user, str(month), sent, form.get("replace") == "yes")
     except Refused as refusal:
         audit(request, AuditEvent(user.name, "upload", f"refused: {refusal.title.lower()}", str(month)))
         raise
-    return await run_in_threadpool(_land, request, user, str(month), sent)
 
 
-def _check_upload(portal: Portal, month: object, sent: object, replace_confirmed: bool) -> None:
-    month = portal.checked_month(month)
+def _check_upload(portal: Portal, month: object, sent: object) -> None:
+    portal.checked_month(month)
     if not isinstance(sent, UploadFile) or not sent.filename:
         raise Refused(400, "No file", "Choose the month's CSV file to upload.")
     if not sent.filename.lower().endswith(".csv"):
         raise Refused(415, "Not a CSV file", "The portal takes the month's applications as a .csv file.")
-    if month in status.known_months(portal.instance, portal.settings.store, [month]) and not replace_confirmed:
-        raise Refused(
-            409,
-            "Month already landed",
-            f"{month} already has a landed file. Tick 'replace the landed file' to replace it (for example to add "
-            "its labels); its outputs are then recomputed from the new file.",
-        )
 
 
-def _land(request: Request, user: User, month: str, sent: UploadFile) -> Response:
-    """Stage the file, pre-check it and land it when it passes; the result page either way."""
-    settings = portal_of(request).settings
+def _land(request: Request, user: User, month: str, sent: UploadFile, replace_confirmed: bool) -> Response:
+    """Under the month's lock: refuse an unconfirmed replacement, stage, pre-check and land when it passes."""
+    portal = portal_of(request)
+    store = portal.settings.store
     event = AuditEvent(user.name, "upload", "", month, landing_file_name(month), detail=f"sent as {sent.filename!r}")
     try:
-        with upload.staged_upload(settings.store, month, sent.file, settings.max_upload_bytes) as staged:
-            digest = sha256_of(staged)
-            result = upload.precheck_upload(settings.store, staged, month)
-            if result.passed:
-                upload.land(settings.store, staged, month)
+        with upload.month_lock(store, month):
+            if month in status.known_months(portal.instance, store, [month]) and not replace_confirmed:
+                raise Refused(
+                    409,
+                    "Month already landed",
+                    f"{month} already has a landed file. Tick 'replace the landed file' to replace it (for example "
+                    "to add its labels); its outputs are then recomputed from the new file.",
+                )
+            with upload.staged_upload(store, month, sent.file, portal.settings.max_upload_bytes) as staged:
+                digest = sha256_of(staged)
+                result = upload.precheck_upload(store, staged, month)
+                if result.passed:
+                    upload.land(store, staged, month)
+    except upload.UploadUnderWay as error:
+        raise Refused(409, "Upload under way", f"{error}. Nothing was landed: wait for it, then reload.") from error
     except upload.UploadTooLarge as error:
-        audit(request, replace(event, outcome="refused: over the size limit"))
         raise Refused(413, "File too large", f"{error}. Nothing was landed.") from error
     outcome = "landed" if result.passed else f"refused: {len(result.problems)} problem(s)"
     audit(request, replace(event, outcome=outcome, file_sha256=digest))
@@ -146,9 +171,13 @@ def _land(request: Request, user: User, month: str, sent: UploadFile) -> Respons
 def download(request: Request, month: str, name: str) -> Response:
     """One of the month's outputs, by a name from DOWNLOADS; every download is audited with the file's hash."""
     user, portal = current_user(request), portal_of(request)
-    month = portal.checked_month(month)
-    if name not in DOWNLOADS:
-        raise Refused(404, "Unknown download", f"The portal offers {', '.join(DOWNLOADS)} per month.")
+    try:
+        month = portal.checked_month(month)
+        if name not in DOWNLOADS:
+            raise Refused(404, "Unknown download", f"The portal offers {', '.join(DOWNLOADS)} per month.")
+    except Refused as refusal:
+        audit(request, AuditEvent(user.name, "download", f"refused: {refusal.title.lower()}", month, name))
+        raise
     path = _download_path(portal, month, name)
     if path is None or not path.is_file():
         audit(request, AuditEvent(user.name, "download", "refused: not produced yet", month, name))

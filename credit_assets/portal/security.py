@@ -1,14 +1,14 @@
 """Request-level protections: a request size limit, security headers on every response, CSRF tokens."""
 
 import hmac
+import os
 import secrets
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from credit_assets.core.store import write_text
 
 CSRF_FIELD = "csrf_token"
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and the small fields next to the file
@@ -29,12 +29,29 @@ def too_large(limit_bytes: int) -> str:
     return f"larger than the portal's limit of {limit_bytes:,} bytes ({limit_bytes / (1 << 20):,.1f} MiB)"
 
 
-def session_secret(path: Path) -> str:
-    """The key that signs session cookies: made once per installation, kept readable by its owner only."""
-    if not path.exists():
-        write_text(path, secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def default_secrets_dir() -> Path:
+    """Where the portal keeps its keys, the audit log's anchored head and nothing else: CREDIT_ASSETS_SECRETS_DIR,
+    else `credit_assets_secrets` in $DAGSTER_HOME. Never under the storage root: whoever can write the log there
+    must not also hold the key that seals it."""
+    if "CREDIT_ASSETS_SECRETS_DIR" in os.environ:
+        return Path(os.environ["CREDIT_ASSETS_SECRETS_DIR"])
+    if "DAGSTER_HOME" not in os.environ:
+        raise ValueError("set DAGSTER_HOME (or CREDIT_ASSETS_SECRETS_DIR): the portal keeps its keys there")
+    return Path(os.environ["DAGSTER_HOME"]) / "credit_assets_secrets"
+
+
+def secret_key(path: Path) -> bytes:
+    """A random 256-bit key made on first use, readable by its owner only from the moment it exists."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_hex(32))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return bytes.fromhex(path.read_text().strip())
 
 
 def new_csrf_token() -> str:
@@ -47,29 +64,58 @@ def csrf_valid(session: dict, sent: object) -> bool:
 
 
 class LoginThrottle:
-    """After `max_failures` wrong passwords for a name within `window_seconds`, that name's logins wait out the window.
+    """Exponential back-off per user name and client address, and a cap on wrong passwords per address across names.
 
-    Kept in the process: a restart forgets it, which a guessing attacker cannot trigger from outside.
+    A stranger's wrong passwords slow that stranger down, never the owner at another address: after
+    `free_failures` wrong passwords for a name from one address, each further try from there waits 1, 2, 4 ...
+    seconds (at most `max_delay_seconds`); an address with `client_failures` wrong passwords within
+    `window_seconds`, whatever the names, waits until the oldest of them is out of the window. Kept in the
+    process and bounded (`max_keys` of each, the least recent forgotten first).
     """
 
-    def __init__(self, max_failures: int = 5, window_seconds: float = 900, clock: Callable[[], float] = time.monotonic):
-        self.max_failures, self.window_seconds, self.clock = max_failures, window_seconds, clock
-        self._failures: dict[str, list[float]] = {}
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        free_failures: int = 3,
+        max_delay_seconds: float = 900,
+        client_failures: int = 20,
+        window_seconds: float = 900,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.clock, self.free_failures, self.max_delay_seconds = clock, free_failures, max_delay_seconds
+        self.client_failures, self.window_seconds, self.max_keys = client_failures, window_seconds, max_keys
+        self._pairs: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()  # -> (failures, last)
+        self._clients: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _recent(self, name: str) -> list[float]:
-        since = self.clock() - self.window_seconds
-        recent = [moment for moment in self._failures.get(name, []) if moment > since]
-        self._failures[name] = recent
+    def wait_seconds(self, name: str, client: str) -> float:
+        """How long this name from this address must wait before its next try (0: it may try now)."""
+        now = self.clock()
+        failures, last = self._pairs.get((name, client), (0, now))
+        pair_wait = 0.0
+        if failures >= self.free_failures and now - last < self.window_seconds:
+            pair_wait = last + min(self.max_delay_seconds, 2.0 ** (failures - self.free_failures)) - now
+        recent = self._recent(client, now)
+        client_wait = recent[0] + self.window_seconds - now if len(recent) >= self.client_failures else 0.0
+        return max(0.0, pair_wait, client_wait)
+
+    def failed(self, name: str, client: str) -> None:
+        now = self.clock()
+        failures, last = self._pairs.pop((name, client), (0, now))
+        self._pairs[(name, client)] = (failures + 1 if now - last < self.window_seconds else 1, now)
+        self._recent(client, now).append(now)
+        for table in (self._pairs, self._clients):
+            while len(table) > self.max_keys:
+                table.popitem(last=False)
+
+    def succeeded(self, name: str, client: str) -> None:
+        self._pairs.pop((name, client), None)
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        recent = self._clients.pop(client, deque())
+        while recent and recent[0] <= now - self.window_seconds:
+            recent.popleft()
+        self._clients[client] = recent
         return recent
-
-    def blocked(self, name: str) -> bool:
-        return len(self._recent(name)) >= self.max_failures
-
-    def failed(self, name: str) -> None:
-        self._recent(name).append(self.clock())
-
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name, None)
 
 
 class SecurityHeaders:

@@ -1,5 +1,6 @@
 """An upload's way to the landing folder: streamed to a staging file, pre-checked, then renamed into place."""
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -69,3 +70,23 @@ def land(store: ArtifactStore, staged: Path, month: str) -> Path:
     staged.chmod(0o644)
     os.replace(staged, target)
     return target
+
+
+class UploadUnderWay(RuntimeError):
+    """Another upload of the same month holds its lock."""
+
+
+@contextmanager
+def month_lock(store: ArtifactStore, month: str) -> Iterator[None]:
+    """One upload per month at a time, from the replace check through the rename: a second one is refused at once.
+
+    An exclusive, non-blocking file lock (held by the open file, so a crashed portal leaves no stale lock); the
+    month is one of the pipeline's partition keys, never a client's string."""
+    path = store.portal_dir / "locks" / f"upload-{month}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UploadUnderWay(f"another upload of {month} is being checked right now") from None
+        yield

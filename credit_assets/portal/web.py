@@ -1,5 +1,7 @@
 """What every page handler shares: the portal's context, the logged-in user, checked forms, pages and refusals."""
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -8,15 +10,18 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from credit_assets.core.store import ArtifactStore
-from credit_assets.portal.audit import AuditEvent, AuditLog
+from credit_assets.portal.audit import AuditEvent, AuditLog, AuditLogBroken, RefusalLimiter, bounded
 from credit_assets.portal.security import CSRF_FIELD, LoginThrottle, csrf_valid, new_csrf_token
+from credit_assets.portal.sessions import SessionStore
 from credit_assets.portal.status import FileHashes
 from credit_assets.portal.users import User, UserStore
 
 PACKAGE = Path(__file__).resolve().parent
+SESSION_ID = "session_id"  # in the signed cookie: the key of the server-side session
 
 
 @dataclass(frozen=True)
@@ -24,10 +29,12 @@ class PortalSettings:
     """Where the portal keeps and finds things, and its limits."""
 
     storage_root: Path
+    secrets_dir: Path  # keys and the audit log's anchored head: never under the storage root
     dagster_url: str = "http://127.0.0.1:3000"
     max_upload_bytes: int = 512 << 20  # the 267,511-row history is about 140 MiB
     https_only: bool = False  # set behind a TLS-terminating proxy: cookies only over HTTPS, HSTS
     session_hours: int = 8
+    session_idle_minutes: int = 30
 
     @property
     def store(self) -> ArtifactStore:
@@ -37,31 +44,43 @@ class PortalSettings:
     def users(self) -> UserStore:
         return UserStore(self.store.portal_users_file)
 
-    @property
-    def audit(self) -> AuditLog:
-        return AuditLog(self.store.portal_audit_log)
+    def sessions(self, clock: Callable[[], float] = time.time) -> SessionStore:
+        return SessionStore(
+            self.store.portal_sessions_file, self.session_idle_minutes * 60, self.session_hours * 3600, clock
+        )
+
+    def audit_log(self) -> AuditLog:
+        return AuditLog(self.store.portal_audit_log, self.secrets_dir)
 
 
 @dataclass
 class Portal:
-    """The application's state: settings, the months it takes, templates, throttle, file hashes, the instance."""
+    """The application's state: settings, months, templates, sessions, audit log, throttles, the instance."""
 
     settings: PortalSettings
     partitions: list[str]
-    templates: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(directory=PACKAGE / "templates"))
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    hashes: FileHashes = field(default_factory=FileHashes)  # of the landing files, kept while they are unchanged
+    clock: Callable[[], float] = time.time
     instance: dg.DagsterInstance | None = None  # set while the application runs
+    templates: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(directory=PACKAGE / "templates"))
+    hashes: FileHashes = field(default_factory=FileHashes)  # of the landing files, kept while they are unchanged
+
+    def __post_init__(self) -> None:
+        self.sessions = self.settings.sessions(self.clock)
+        self.audit_log = self.settings.audit_log()
+        self.throttle = LoginThrottle(self.clock)
+        self.refusals = RefusalLimiter(self.clock)
 
     def checked_month(self, month: object) -> str:
         if month not in self.partitions:
             first = self.partitions[0]
-            raise Refused(404, "Unknown month", f"{month!r} is not a month the pipeline scores ({first} on).")
+            raise Refused(
+                404, "Unknown month", f"{bounded(repr(month), 40)} is not a month the pipeline scores ({first} on)."
+            )
         return str(month)
 
 
 class LoginRequired(Exception):
-    """No logged-in user: the browser is sent to the login page."""
+    """No open session: the browser is sent to the login page."""
 
 
 class Refused(Exception):
@@ -77,36 +96,80 @@ def portal_of(request: Request | Scope) -> Portal:
     return app.state.portal
 
 
-def audit(request: Request | Scope, event: AuditEvent) -> None:
-    """Record the event with the client's address."""
+def client_address(request: Request | Scope) -> str:
     scope = request.scope if isinstance(request, Request) else request
     client = scope.get("client")
-    portal_of(request).settings.audit.record(replace(event, client=client[0] if client else None))
+    return client[0] if client else "(unknown)"
+
+
+def audit(request: Request | Scope, event: AuditEvent, anonymous: bool = False) -> None:
+    """Record the event with the client's address. An anonymous request's refusal goes through the rate limit, so
+    nobody without a login can flood the log; a log that failed its check refuses the request (503)."""
+    portal = portal_of(request)
+    admitted = replace(event, client=client_address(request))
+    if anonymous:
+        admitted = portal.refusals.admit(admitted)
+    if admitted is None:
+        return
+    try:
+        portal.audit_log.record(admitted)
+    except AuditLogBroken as broken:
+        raise Refused(503, "Audit log damaged", f"Nothing that must be audited can be done now: {broken}.") from broken
+
+
+def session_user(request: Request) -> User | None:
+    """The open session's user (read from the users file each time: a removed user is out at once), or None."""
+    try:
+        return request.state.user  # looked up once per request
+    except AttributeError:
+        portal, session_id = portal_of(request), request.session.get(SESSION_ID)
+        name = portal.sessions.user_of(session_id) if isinstance(session_id, str) else None
+        request.state.user = portal.settings.users.get(name) if name else None
+        return request.state.user
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: object) -> HTMLResponse:
-    """A rendered template with the user and the session's CSRF token."""
+    """A rendered template with the user, the session's CSRF token and the audit log's problem, if any."""
     portal, session = portal_of(request), request.session
     session.setdefault(CSRF_FIELD, new_csrf_token())
-    user = portal.settings.users.get(session.get("user", ""))
     return portal.templates.TemplateResponse(
-        request, name, {"user": user, "csrf_token": session[CSRF_FIELD], **context}, status_code=status_code
+        request,
+        name,
+        {
+            "user": session_user(request),
+            "csrf_token": session[CSRF_FIELD],
+            "audit_problem": portal.audit_log.problem(),
+            **context,
+        },
+        status_code=status_code,
     )
 
 
 def current_user(request: Request) -> User:
-    """The logged-in user, read from the users file each time (a removed user is out at once)."""
-    user = portal_of(request).settings.users.get(request.session.get("user", ""))
+    """The logged-in user of an open session; LoginRequired otherwise."""
+    user = session_user(request)
     if user is None:
         raise LoginRequired
     return user
 
 
 async def checked_form(request: Request, user: User | None, action: str) -> FormData:
-    """The request's form once its CSRF token matches the session's; refused and audited otherwise."""
-    form = await request.form(max_files=1, max_fields=8)
+    """The request's form once it parses and its CSRF token matches the session's; refused and audited otherwise."""
+    try:
+        form = await request.form(max_files=1, max_fields=8)
+    except HTTPException as error:  # Starlette's answer to a malformed multipart body
+        audit(
+            request, AuditEvent(user.name if user else None, action, "refused: malformed form"), anonymous=user is None
+        )
+        raise Refused(
+            400, "Form not readable", "The form could not be read. Reload the page and send it again."
+        ) from error
     if not csrf_valid(request.session, form.get(CSRF_FIELD)):
-        audit(request, AuditEvent(user.name if user else None, action, "refused: missing or wrong CSRF token"))
+        audit(
+            request,
+            AuditEvent(user.name if user else None, action, "refused: missing or wrong CSRF token"),
+            anonymous=user is None,
+        )
         raise Refused(
             403, "Form refused", "The form did not come from this portal's own page. Reload the page and send it again."
         )

@@ -2,79 +2,30 @@
 pre-check, refusals that change nothing, downloads and the audit trail."""
 
 import hashlib
-import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from fastapi.testclient import TestClient
 
-from credit_assets.core.chained_log import ChainBroken
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal import status
-from credit_assets.portal.app import create_app
-from credit_assets.portal.audit import AuditLog
+from credit_assets.portal.audit import AuditLogBroken
 from credit_assets.portal.users import Role, UserError, UserStore
-from credit_assets.portal.web import PortalSettings
+from credit_assets_tests.portal.conftest import (
+    FIRST,
+    HISTORY,
+    PASSWORDS,
+    audit_log,
+    client_for,
+    log_in,
+    send,
+    token,
+)
 from credit_assets_tests.support.bad_files import set_value
-from credit_assets_tests.support.materialise import MONTHS, failure_message, materialize_month, storage_with
-
-HISTORY, FIRST = MONTHS[0], MONTHS[1]
-PASSWORDS = {"olga": "uploader-password-1", "victor": "viewer-password-22"}
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture(scope="module")
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def ingested_history(tmp_path_factory: pytest.TempPathFactory, small_landing: Path, instance) -> Path:
-    """A storage root whose history month was ingested into the module's instance, with two portal users."""
-    root = tmp_path_factory.mktemp("portal")
-    storage = storage_with(root, small_landing, [HISTORY])
-    result = materialize_month(storage, HISTORY, instance=instance)
-    assert result.success, failure_message(result)
-    users = UserStore(storage.store.portal_users_file)
-    users.add("olga", Role.UPLOADER, PASSWORDS["olga"])
-    users.add("victor", Role.VIEWER, PASSWORDS["victor"])
-    return root
-
-
-@pytest.fixture
-def store(tmp_path: Path, ingested_history: Path) -> ArtifactStore:
-    shutil.copytree(ingested_history, tmp_path / "root")
-    return ArtifactStore((tmp_path / "root").resolve())
-
-
-def client_for(store: ArtifactStore, instance: dg.DagsterInstance, **settings: object) -> TestClient:
-    app = create_app(PortalSettings(store.root, **settings), instance=instance)
-    return TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
-
-
-@pytest.fixture
-def client(store: ArtifactStore, instance: dg.DagsterInstance) -> Iterator[TestClient]:
-    with client_for(store, instance) as client:
-        yield client
-
-
-def token(client: TestClient, path: str = "/login") -> str:
-    return TOKEN.search(client.get(path).text).group(1)
-
-
-def log_in(client: TestClient, name: str) -> None:
-    answer = client.post("/login", data={"username": name, "password": PASSWORDS[name], "csrf_token": token(client)})
-    assert answer.status_code == 303 and answer.headers["location"] == "/"
-
-
-def send(client: TestClient, month: str, path: Path, name: str | None = None, **fields: str) -> object:
-    form = {"month": month, "csrf_token": token(client, "/"), **fields}
-    return client.post("/upload", data=form, files={"file": (name or path.name, path.read_bytes(), "text/csv")})
+from credit_assets_tests.support.materialise import materialize_month, storage_with
 
 
 def snapshot(store: ArtifactStore) -> dict[str, str]:
@@ -99,26 +50,13 @@ def test_login_needs_the_right_password_and_the_forms_token(client: TestClient, 
     page = client.get("/")
     assert page.status_code == 200 and "olga (uploader)" in page.text
     assert f'id="month-{HISTORY}"' in page.text and "ingested" in page.text
-    entries = AuditLog(store.portal_audit_log).entries()
+    entries = audit_log(store).entries()
     outcomes = [(entry["user"], entry["action"], entry["outcome"]) for entry in entries]
     assert outcomes == [
         ("olga", "login", "refused: wrong user name or password"),
         (None, "login", "refused: missing or wrong CSRF token"),
         ("olga", "login", "ok"),
     ]
-
-
-def test_repeated_wrong_passwords_lock_the_name_for_a_while(client: TestClient, store: ArtifactStore) -> None:
-    def attempt(password: str) -> object:
-        return client.post("/login", data={"username": "olga", "password": password, "csrf_token": token(client)})
-
-    for _ in range(5):
-        assert attempt("guess").status_code == 401
-    locked = attempt(PASSWORDS["olga"])
-    assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
-    assert client.get("/").status_code == 303  # still not logged in
-    log_in(client, "victor")  # other names are not locked
-    assert AuditLog(store.portal_audit_log).entries()[-2]["outcome"] == "refused: too many wrong passwords"
 
 
 def test_a_good_month_is_prechecked_and_landed_under_the_months_name(
@@ -132,7 +70,7 @@ def test_a_good_month_is_prechecked_and_landed_under_the_months_name(
     assert landed.read_bytes() == source.read_bytes()
     assert not list((store.portal_dir / "staging").iterdir())
     assert status.month_status(instance, store, FIRST).state == "landed"
-    entry = AuditLog(store.portal_audit_log).entries()[-1]
+    entry = audit_log(store).entries()[-1]
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     assert (entry["action"], entry["outcome"], entry["month"]) == ("upload", "landed", FIRST)
     assert entry["file_sha256"] == digest
@@ -151,7 +89,7 @@ def test_a_broken_file_shows_column_rule_and_rows_and_lands_nothing(
     for words in ("not landed", "AMT_CREDIT", "numeric (float64)", "&#39;lots&#39;", "line 5"):
         assert words in answer.text
     assert snapshot(store) == before
-    assert AuditLog(store.portal_audit_log).entries()[-1]["outcome"] == "refused: 1 problem(s)"
+    assert audit_log(store).entries()[-1]["outcome"] == "refused: 1 problem(s)"
 
 
 @pytest.mark.parametrize(
@@ -192,7 +130,7 @@ def test_refused_uploads_change_nothing(
             answer = send(client, form[0], good, name=form[1])
     assert answer.status_code == status_code and words in answer.text
     assert snapshot(store) == before
-    last = AuditLog(store.portal_audit_log).entries()[-1]
+    last = audit_log(store).entries()[-1]
     assert (last["user"], last["action"]) == ("olga", "upload") and last["outcome"].startswith("refused")
 
 
@@ -205,7 +143,7 @@ def test_a_viewer_downloads_but_cannot_upload(client: TestClient, store: Artifac
     assert snapshot(store) == before
     missing = client.get(f"/months/{FIRST}/forecasts.csv")
     assert missing.status_code == 404 and "no forecasts yet" in missing.text
-    outcomes = [entry["outcome"] for entry in AuditLog(store.portal_audit_log).entries()]
+    outcomes = [entry["outcome"] for entry in audit_log(store).entries()]
     assert outcomes[-2:] == ["refused: viewer role", "refused: not produced yet"]
 
 
@@ -222,10 +160,10 @@ def test_responses_carry_security_headers_and_a_strict_session_cookie(client: Te
 def test_the_audit_log_refuses_an_edited_line(client: TestClient, store: ArtifactStore) -> None:
     log_in(client, "olga")
     client.post("/logout", data={"csrf_token": token(client, "/")})
-    log = AuditLog(store.portal_audit_log)
+    log = audit_log(store)
     assert [entry["action"] for entry in log.entries()] == ["login", "logout"]
     store.portal_audit_log.write_text(store.portal_audit_log.read_text().replace('"olga"', '"mallory"', 1))
-    with pytest.raises(ChainBroken, match="line 1 breaks the chain"):
+    with pytest.raises(AuditLogBroken, match="line 1 breaks the chain"):
         log.entries()
 
 

@@ -46,6 +46,7 @@ class Portal:
     url: str
     store: ArtifactStore
     source: Path  # the generated files, outside the landing folder
+    secrets_dir: Path  # the portal's keys and the audit log's anchored head, under its DAGSTER_HOME
 
 
 def _answers(url: str) -> bool:
@@ -74,7 +75,7 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     for name, role in (("olga", Role.UPLOADER), ("victor", Role.VIEWER)):
         users.add(name, role, PASSWORDS[name])
     with dagster_dev(home, store.root) as server, portal_process(home, store.root, server.url) as url:
-        yield Portal(url, store, source)
+        yield Portal(url, store, source, home / "credit_assets_secrets")
 
 
 @contextmanager
@@ -188,7 +189,7 @@ def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal
 
 
 def test_the_audit_log_holds_every_action(portal: Portal) -> None:
-    entries = AuditLog(portal.store.portal_audit_log).entries()
+    entries = AuditLog(portal.store.portal_audit_log, portal.secrets_dir).entries()
     actions = [(entry["user"], entry["action"], entry["outcome"]) for entry in entries]
     assert ("olga", "upload", "refused: 1 problem(s)") in actions
     assert ("victor", "upload", "refused: viewer role") in actions
