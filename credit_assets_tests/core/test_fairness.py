@@ -13,8 +13,10 @@ from credit_assets.core.monitoring.fairness import (
     FairnessSettings,
     age_bands,
     assess,
+    decision_table,
     disparities,
     group_table,
+    outcome_table,
 )
 
 YOUNG, MIDDLE = -8_000, -15_000  # DAYS_BIRTH of about 21.9 and 41.1 years
@@ -122,6 +124,18 @@ def test_differences_match_the_hand_computation_and_leave_out_small_groups() -> 
     assert counted["demographic_parity_difference"] == pytest.approx(0.6)
     assert counted["equalized_odds_difference"] == pytest.approx(0.5)
     assert counted["reference_group"] == "unknown"
+
+
+def test_tables_for_people_put_the_group_first_under_short_names_in_two_small_tables() -> None:
+    """Readable without sideways scrolling: few columns, short headers, the judged figures apart from the outcomes."""
+    groups = assessed(HAND_MADE, FairnessSettings(min_group_size=5))["attributes"]["sex"]["groups"]
+    decisions, outcomes = decision_table(groups, 5), outcome_table(groups, labelled=True)
+    assert list(decisions.columns) == ["group", "n", "approved", "AIR", "p", "flagged", "note"]
+    assert list(outcomes.columns) == ["group", "mean PD", "default", "AUC", "TPR", "FPR"]
+    assert list(decisions["group"]) == list(outcomes["group"]) == ["F", "M", "unknown"]
+    assert list(decisions["note"]) == ["", "", "not judged: n < 5"]
+    assert decisions.loc[1, "AIR"] == pytest.approx(2 / 3) and outcomes.loc[1, "TPR"] == 1.0
+    assert list(outcome_table(groups, labelled=False).columns) == ["group", "mean PD"]
 
 
 def test_age_bands_start_at_the_birthday_and_mark_62() -> None:

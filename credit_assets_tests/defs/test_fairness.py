@@ -70,9 +70,25 @@ def test_fairness_asset_writes_json_and_png_and_runs_its_check(scored: StorageRe
     assert {"sex", "age_band", "marital_status", "rates_plot", "sex_demographic_parity_difference"} <= set(
         materialisation
     )
+    assert {"sex_outcomes", "age_band_outcomes", "marital_status_outcomes"} <= set(materialisation)
     assert check.check_name == "no_significant_adverse_impact"
     assert check.passed == (disparities(Fairness.from_dict(stored)) == [])
     assert not sex_group(stored, "M")["flagged"]
+
+
+def test_fairness_tables_in_the_ui_are_narrow_and_rounded(scored: StorageResource) -> None:
+    """Group first, at most seven columns under short names, rates to 3 decimals, AUC to 4, p-values 3 digits."""
+    result, _, stored = run_fairness(scored, CLEAN)
+    metadata = result.asset_materializations_for_node("fairness")[0].metadata
+    for attribute in stored["attributes"]:
+        for table in (metadata[attribute], metadata[f"{attribute}_outcomes"]):
+            names = [column.name for column in table.schema.columns]
+            assert names[0] == "group" and len(names) <= 7 and max(map(len, names)) <= 8, names
+    men = next(record.data for record in metadata["sex"].records if record.data["group"] == "M")
+    assert men["approved"] == round(sex_group(stored, "M")["approval_rate"], 3)
+    assert men["p"] == float(f"{sex_group(stored, 'M')['p_value']:.3g}")
+    men_outcomes = next(record.data for record in metadata["sex_outcomes"].records if record.data["group"] == "M")
+    assert men_outcomes["AUC"] == round(sex_group(stored, "M")["roc_auc"], 4)
 
 
 def test_a_planted_disparity_warns_naming_the_group(scored: StorageResource) -> None:

@@ -296,6 +296,44 @@ def month_frame(forecasts: pd.DataFrame, validated: pd.DataFrame) -> pd.DataFram
     return predictions.merge(validated[columns], on=schema.ID_COLUMN)
 
 
+# The group tables as people read them: the group first, short column names, the judged figures in one table
+# and the predictions' quality by group in a second, so neither needs sideways scrolling.
+DECISION_COLUMNS = {
+    "group": "group",
+    "count": "n",
+    "approval_rate": "approved",
+    "adverse_impact_ratio": "AIR",
+    "p_value": "p",
+    "flagged": "flagged",
+}
+OUTCOME_COLUMNS = {
+    "group": "group",
+    "mean_probability": "mean PD",
+    "default_rate": "default",
+    "roc_auc": "AUC",
+    "true_positive_rate": "TPR",
+    "false_positive_rate": "FPR",
+}
+
+
+def short_exclusion(reason: str | None, min_group_size: int) -> str:
+    """Why a group is not judged, in a few characters ('' when it is)."""
+    return "" if reason is None else f"not judged: n < {min_group_size}"
+
+
+def decision_table(groups: list[dict[str, Any]], min_group_size: int) -> pd.DataFrame:
+    """Per group: size, approval rate, adverse impact ratio, p-value, flag, and why a group is not judged."""
+    table = pd.DataFrame(groups)[list(DECISION_COLUMNS)].rename(columns=DECISION_COLUMNS)
+    table["note"] = [short_exclusion(group["excluded_from_limits"], min_group_size) for group in groups]
+    return table
+
+
+def outcome_table(groups: list[dict[str, Any]], labelled: bool) -> pd.DataFrame:
+    """Per group: mean predicted probability and, once labelled, default rate, AUC and flagging's TPR and FPR."""
+    columns = OUTCOME_COLUMNS if labelled else dict(list(OUTCOME_COLUMNS.items())[:2])
+    return pd.DataFrame(groups)[list(columns)].rename(columns=columns)
+
+
 def _rates_panel(axes: Any, attribute: str, groups: pd.DataFrame, labelled: bool) -> None:
     """Approval rate (and default rate once labelled) per group as bars, each group labelled with its count."""
     rates = ["approval_rate", *(["default_rate"] if labelled else [])]

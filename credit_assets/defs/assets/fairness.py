@@ -1,19 +1,29 @@
 """fairness: fair-lending monitoring of the month's decisions by sex, age band and marital status."""
 
 import dagster as dg
-import pandas as pd
 
 from credit_assets.core.monitoring import fairness as core_fairness
 from credit_assets.core.monitoring.fairness import DIFFERENCES, Fairness, FairnessSettings
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import check_result, image, table
+from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
 
 RESULT_FILE = "fairness.json"
 FairnessConfig = config_class(FairnessSettings)
+
+
+def group_tables(result: Fairness) -> dict[str, dg.TableMetadataValue | float | None]:
+    """Per attribute: its decision table, its outcome table and the differences between its groups."""
+    tables: dict[str, dg.TableMetadataValue | float | None] = {}
+    min_group_size = result.limits["min_group_size"]
+    for attribute, found in result.attributes.items():
+        tables[attribute] = table(core_fairness.decision_table(found["groups"], min_group_size))
+        tables[f"{attribute}_outcomes"] = table(core_fairness.outcome_table(found["groups"], result.labelled))
+        tables.update({f"{attribute}_{metric}": found[metric] for metric in DIFFERENCES})
+    return tables
 
 
 @monthly_asset(
@@ -35,19 +45,17 @@ def fairness(
     storage.write_report(context, RESULT_FILE, result.to_dict())
     chart = core_fairness.rates_png(result)
     storage.write_report_files(context, {"rates.png": chart})
-    per_attribute = {}
-    for attribute, figures in result.attributes.items():
-        per_attribute[attribute] = table(pd.DataFrame(figures["groups"]).round(4))
-        per_attribute.update({f"{attribute}_{metric}": figures[metric] for metric in DIFFERENCES})
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": result.rows,
-            "labelled": result.labelled,
-            **per_attribute,
-            "rates_plot": image(chart, "approval and default rates by group"),
-            "not_evaluated": dg.MetadataValue.json(core_fairness.not_evaluated(result)),
-            "limits": dg.MetadataValue.json(result.limits),
-        }
+        metadata=figures(
+            {
+                "dagster/row_count": result.rows,
+                "labelled": result.labelled,
+                **group_tables(result),
+                "rates_plot": image(chart, "approval and default rates by group"),
+                "not_evaluated": dg.MetadataValue.json(core_fairness.not_evaluated(result)),
+                "limits": dg.MetadataValue.json(result.limits),
+            }
+        )
     )
 
 
