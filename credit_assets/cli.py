@@ -170,6 +170,11 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
         "--https-only", action="store_true", help="behind a TLS proxy: session cookie only over HTTPS, and HSTS"
     )
     parser.add_argument("--idle-minutes", type=int, default=30, help="a session unused this long ends")
+    parser.add_argument(
+        "--trusted-proxy",
+        metavar="ADDRESS",
+        help="the TLS proxy's address: clients' addresses are then read from its X-Forwarded-For header",
+    )
 
 
 def _run_portal(args: argparse.Namespace) -> int:
@@ -189,7 +194,14 @@ def _run_portal(args: argparse.Namespace) -> int:
     )
     if not settings.users.users():
         print("the portal has no users yet: add one with `credit-assets add-user NAME --role uploader`")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False, server_header=False)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        proxy_headers=bool(args.trusted_proxy),  # else a forged X-Forwarded-For would pick the audited address
+        forwarded_allow_ips=args.trusted_proxy or "",
+        server_header=False,
+    )
     return 0
 
 

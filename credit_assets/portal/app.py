@@ -4,10 +4,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import dagster as dg
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Scope
 
@@ -24,6 +26,7 @@ from credit_assets.portal.web import (
     audit,
     page,
     portal_of,
+    session_user,
 )
 
 SESSION_COOKIE = "credit_assets_portal"
@@ -56,6 +59,18 @@ async def _to_login(request: Request, _error: Exception) -> Response:
     except Refused as refusal:
         return await _refusal_page(request, refusal)
     return RedirectResponse("/login", status_code=303)
+
+
+async def _not_offered(request: Request, error: StarletteHTTPException) -> Response:
+    """A path or method the portal does not offer: audited (rate-limited without a login) and answered plainly."""
+    user = session_user(request)
+    event = AuditEvent(user.name if user else None, action_of(request.url.path), f"refused: {error.status_code}")
+    try:
+        audit(request, replace(event, detail=f"{request.method} {request.url.path}"), anonymous=user is None)
+    except Refused as refusal:
+        return await _refusal_page(request, refusal)
+    message = "The portal has no such page. Go back to the months."
+    return page(request, "message.html", error.status_code, title="Not found", message=message)
 
 
 async def _refusal_page(request: Request, error: Refused) -> Response:
@@ -95,5 +110,6 @@ def create_app(
     app.add_middleware(SecurityHeaders, https_only=settings.https_only)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(Refused, _refusal_page)
+    app.add_exception_handler(StarletteHTTPException, _not_offered)
     app.include_router(router)
     return app

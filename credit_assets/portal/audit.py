@@ -16,6 +16,7 @@ from typing import Any
 
 from credit_assets.core.chained_log import ChainBroken, ChainedLog, HeadAnchor
 from credit_assets.portal.security import secret_key
+from credit_assets.portal.users import NAME_PATTERN
 
 FIELD_LIMIT = 200  # characters of a month, file name, address or outcome
 DETAIL_LIMIT = 500
@@ -65,6 +66,8 @@ class AuditLog:
     def record(self, event: AuditEvent) -> dict[str, Any]:
         """Append the event with every field bounded; AuditLogBroken when the log failed its check."""
         self._refuse_if_still_broken()
+        if event.user is not None and not NAME_PATTERN.fullmatch(event.user):  # never a password typed as a name
+            event = replace(event, user=None, detail=f"user name withheld ({len(event.user):,} characters)")
         fields = {name: bounded(value) for name, value in asdict(event).items() if name != "detail"}
         entry = {**fields, "detail": bounded(event.detail, DETAIL_LIMIT)}
         try:
@@ -156,7 +159,8 @@ class RefusalLimiter:
         if admitted:
             recorded.append(now)
             if dropped:
-                event = replace(event, detail=f"{event.detail}; {dropped} similar refusal(s) not logged one by one")
+                note = f"{dropped} similar refusal(s) not logged one by one"
+                event = replace(event, detail="; ".join(filter(None, [event.detail, note])))
         self._clients[key] = (recorded, 0 if admitted else dropped + 1)
         while len(self._clients) > self.max_clients:
             self._clients.popitem(last=False)

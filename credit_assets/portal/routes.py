@@ -77,7 +77,8 @@ def _tried(portal: Portal, name: str) -> tuple[str | None, str]:
 
 
 def _duration(seconds: float) -> str:
-    return f"{ceil(seconds)} seconds" if seconds < 120 else f"{ceil(seconds / 60)} minutes"
+    amount, unit = (ceil(seconds), "second") if seconds < 120 else (ceil(seconds / 60), "minute")
+    return f"{amount} {unit}{'s' if amount > 1 else ''}"
 
 
 @router.post("/logout")

@@ -3,6 +3,7 @@
 import hmac
 import os
 import secrets
+import tempfile
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -41,16 +42,22 @@ def default_secrets_dir() -> Path:
 
 
 def secret_key(path: Path) -> bytes:
-    """A random 256-bit key made on first use, readable by its owner only from the moment it exists."""
+    """A random 256-bit key made on first use, owner-only from the moment it exists. Written whole to a private
+    temp file, then hard-linked into place: of two processes starting at once, one key wins and neither ever
+    reads a half-written file."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_hex(32))
-        handle.flush()
-        os.fsync(handle.fileno())
+    if not path.exists():
+        descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return bytes.fromhex(path.read_text().strip())
 
 

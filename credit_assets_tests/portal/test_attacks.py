@@ -428,6 +428,12 @@ def test_a_path_in_a_download_name_goes_nowhere(path: str, client: TestClient, s
     answer = client.get(path)
     assert answer.status_code == 404 and "argon2" not in answer.text
     assert not [entry for entry in entries(store) if entry["action"] == "download" and entry["outcome"] == "ok"]
+    last = entries(store)[-1]
+    assert last["user"] == "olga" and last["outcome"] in (
+        "refused: unknown download",
+        "refused: unknown month",
+        "refused: 404",
+    )
 
 
 def test_a_viewer_downloads_a_produced_file(client: TestClient, store: ArtifactStore, small_landing: Path) -> None:
