@@ -98,6 +98,38 @@ def test_no_table_metadata_carries_nan_or_infinity(whole_month: tuple) -> None:
     assert not [cell for cell in cells if isinstance(cell, float) and not math.isfinite(cell)]
 
 
+def _floats(value: object) -> list[float]:
+    """Every float a metadata value shows: itself, its JSON's leaves or its table's cells."""
+    if isinstance(value, dg.FloatMetadataValue):
+        value = value.value
+    elif isinstance(value, dg.JsonMetadataValue):
+        value = value.data
+    elif isinstance(value, dg.TableMetadataValue):
+        value = _table_values(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [number for item in value for number in _floats(item)]
+    return [value] if isinstance(value, float) and math.isfinite(value) else []
+
+
+def _rounded(number: float) -> bool:
+    """At most 4 decimals or at most 6 significant digits, as written (0.0831627 or 1.23e-05, not 0.083162714032)."""
+    mantissa, _, _ = repr(abs(number)).partition("e")
+    whole, _, decimals = mantissa.partition(".")
+    digits = (whole + decimals).lstrip("0").rstrip("0")
+    return len(decimals.rstrip("0")) <= 4 or len(digits) <= 6
+
+
+def test_every_number_in_the_ui_is_rounded_to_what_it_means(whole_month: tuple) -> None:
+    _, result = whole_month
+    metadata = [m.materialization.metadata for m in result.get_asset_materialization_events()]
+    metadata += [e.metadata for e in result.get_asset_check_evaluations()]
+    numbers = {f"{key}: {n!r}" for entries in metadata for key, value in entries.items() for n in _floats(value)}
+    assert len(numbers) > 200
+    assert not [shown for shown in numbers if not _rounded(float(shown.rsplit(": ", 1)[1]))]
+
+
 def test_table_helper_turns_nan_and_infinity_into_empty_cells() -> None:
     shown = table(pd.DataFrame({"a": [1.0, np.nan, np.inf], "b": pd.array([1, None, 3], dtype="Int64")}))
     assert [record.data for record in shown.records] == [
