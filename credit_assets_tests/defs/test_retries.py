@@ -1,6 +1,7 @@
-"""Dagster's own retry and concurrency machinery: transient faults are retried, refusals are not; the instance
-queues one run at a time and relaunches a run whose worker died."""
+"""Dagster's own retry and concurrency machinery: transient faults are retried, refusals are not; the real daemon's
+run queue lets one month's run go at a time, oldest first; the instance is set to relaunch a run whose worker died."""
 
+import itertools
 from pathlib import Path
 
 import dagster as dg
@@ -9,11 +10,17 @@ import pytest
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import AssetRef, Context, StorageResource
+from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.bad_files import set_value
-from credit_assets_tests.support.e2e import write_instance
+from credit_assets_tests.support.daemon import all_finished, daemon, landed_instance, run_times
+from credit_assets_tests.support.e2e import wait_until, write_instance
 from credit_assets_tests.support.materialise import MONTHS, failure_message, materialize_month, storage_with
 
 HISTORY = MONTHS[0]
+# Small months: what is watched is the run queue, not the model (`test_faults.py` lands 24 of them).
+LANDED = GeneratorConfig(seed=23, history_rows=2_000, months=3, rows_per_month=120)
+LANDED_MONTHS = LANDED.month_keys  # the history, then three scored months
+RUNS_SECONDS = 20 * 60  # a deadlock guard: four run processes in turn on a loaded 2-core machine
 
 
 class DiskHiccup(StorageResource):
@@ -53,13 +60,29 @@ def test_a_contract_violation_fails_at_once_without_a_retry(tmp_path: Path, smal
     assert step_events(result, "STEP_UP_FOR_RETRY") == []
 
 
-def test_the_instance_runs_one_month_at_a_time_and_relaunches_a_dead_run_once(
+def test_months_landed_together_run_one_at_a_time_in_month_order(tmp_path: Path) -> None:
+    """The real daemon's sensor requests every landed month in one tick; the queue lets one run go at a time."""
+    home, storage_root = landed_instance(tmp_path, LANDED)
+    with dg.DagsterInstance.from_config(str(home)) as instance, daemon(home, storage_root):
+        runs = wait_until(lambda: all_finished(instance, len(LANDED_MONTHS)), RUNS_SECONDS, "the landed months' runs")
+        assert [(run.tags["dagster/partition"], run.status) for run in runs] == [
+            (month, dg.DagsterRunStatus.SUCCESS) for month in LANDED_MONTHS
+        ]
+        queued = [instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)[0].timestamp for run in runs]
+        timed = [run_times(instance, run) for run in runs]
+    # requested together: every run was queued before the first one finished, so the queue had a choice to make
+    assert max(queued) < timed[0][1], "the months were not queued together"
+    # each month left the queue only after the one before it had ended: never two at once, oldest first
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(timed)), f"months overlapped: {timed}"
+
+
+def test_the_instance_is_set_to_relaunch_a_dead_run_once_and_never_a_failed_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The settings the daemon reads; `test_kill_recovery.py` kills a run worker and watches the relaunch happen."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # the project's dagster.yaml puts SQLite under it
     write_instance(tmp_path)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1  # what the daemon reads
         assert instance.run_monitoring_enabled
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert not instance.run_retries_retry_on_asset_or_op_failure

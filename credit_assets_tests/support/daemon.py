@@ -10,8 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickStatus
 
 from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import ArtifactStore
 from credit_assets.defs.landing_sensor import LANDING_FILE_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.e2e import VENV_BIN, log_tail, spawn_interruptible, stop_process_group, write_instance
@@ -70,8 +72,28 @@ def all_finished(instance: dg.DagsterInstance, count: int) -> list[dg.DagsterRun
 
 
 def run_times(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[float, float]:
-    record = instance.get_run_record_by_id(run.run_id)
-    return record.start_time, record.end_time
+    """When the run queue let the run go and when the run ended, from the run's event log.
+
+    The queue daemon logs RUN_STARTING as it dequeues a run, before it launches the run worker: a later month
+    dequeued before an earlier one ended breaks "one month at a time" even if its worker started late."""
+    ended = {dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_CANCELED}
+    events = instance.all_logs(run.run_id, of_type={dg.DagsterEventType.RUN_STARTING, *ended})
+    dequeued = [event.timestamp for event in events if event.dagster_event_type == dg.DagsterEventType.RUN_STARTING]
+    finished = [event.timestamp for event in events if event.dagster_event_type in ended]
+    assert len(dequeued) == 1 and len(finished) == 1, f"run {run.run_id}: dequeued {dequeued}, ended {finished}"
+    return dequeued[0], finished[0]
+
+
+def sensor_ticks(instance: dg.DagsterInstance, sensor: str, after: float) -> list[InstigatorTick]:
+    """The sensor's completed ticks that started after the timestamp `after`, oldest first."""
+    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    ticks = [
+        tick
+        for state in states
+        if state.instigator_name == sensor
+        for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after)
+    ]
+    return sorted((tick for tick in ticks if tick.status != TickStatus.STARTED), key=lambda tick: tick.timestamp)
 
 
 def step_started(instance: dg.DagsterInstance, run_id: str, step: str) -> bool:
@@ -95,8 +117,16 @@ def relanded(path: Path) -> None:
 
 
 def sorted_forecasts(storage_root: Path, month: str) -> pd.DataFrame:
-    frame = pd.read_csv(storage_root / "forecasts" / f"forecasts_{month}.csv")
+    """The month's stored forecasts table (Parquet) as written, in SK_ID_CURR order."""
+    frame = pd.read_parquet(ArtifactStore(storage_root).table_path("forecasts", month))
     return frame.sort_values("SK_ID_CURR", ignore_index=True)
+
+
+def sorted_export(storage_root: Path, month: str) -> list[bytes]:
+    """The month's exported forecasts CSV byte for byte: its header line, then its application lines sorted."""
+    export = ArtifactStore(storage_root).forecasts_dir / f"forecasts_{month}.csv"
+    header, *rows = export.read_bytes().splitlines(keepends=True)
+    return [header, *sorted(rows)]
 
 
 def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
