@@ -123,7 +123,7 @@ def test_ids_reused_from_an_earlier_month_are_leakage(ingested: StorageResource)
     result = materialize_month(ingested, SECOND)
     assert not result.success
     assert "ids_not_seen_before" in failed_checks(result)
-    assert "already seen in an earlier month" in failed_checks(result)["ids_not_seen_before"]
+    assert f"(line 2) was already in {HISTORY}" in failed_checks(result)["ids_not_seen_before"]
 
 
 def test_missing_landing_file_names_the_expected_path(tmp_path: Path) -> None:

@@ -16,6 +16,16 @@ UTF8_BOM = b"\xef\xbb\xbf"
 MAX_EXAMPLES = 5
 UTF8_CHECK_CHUNK = 1 << 24  # checked in 16 MiB pieces: decoding a whole history file at once doubles its memory
 _ARROW_TYPES = {"int64": pa.int64(), "float64": pa.float64(), "object": pa.string()}
+# Files that are not CSV text, known by their first bytes: what they are and what to do instead. An .xlsx is a zip
+# whose first members' names (stored in the clear) are [Content_Types].xml or xl/..., so it is tested before a zip.
+_EXCEL = "this is an Excel workbook, not CSV text: export it as CSV"
+_PACKED = (
+    (lambda head: head.startswith(b"\x1f\x8b"), "the file is gzip-compressed, not CSV text: unpack it first"),
+    (lambda head: head.startswith(b"PK\x03\x04") and (b"xl/" in head or b"[Content_Types].xml" in head), _EXCEL),
+    (lambda head: head.startswith(b"PK\x03\x04"), "the file is a zip archive, not CSV text: unpack it first"),
+    (lambda head: head.startswith(b"\xd0\xcf\x11\xe0"), _EXCEL),  # the older .xls format
+)
+PACKED_HEAD = 1 << 12  # an .xlsx names its xl/ members within its first few hundred bytes
 
 
 class LandingFileError(ValueError):
@@ -36,7 +46,26 @@ class Example:
     value: str
 
     def __str__(self) -> str:
-        return f"line {self.line} (SK_ID_CURR {self.sk_id_curr}): {self.value!r}"
+        return f"line {self.line} (ID {self.sk_id_curr}): {self.value!r}"
+
+
+def count(number: int, noun: str) -> str:
+    """'1 row', '1,500 rows': a count as people write it, with its noun agreeing."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def listing(items: list[str], limit: int = MAX_EXAMPLES) -> str:
+    """'a', 'a and b', 'a, b, c, d, e and 25 more': a list in words, the first `limit` items shown."""
+    if not items:
+        return "none"
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f" and {len(items) - limit:,} more"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def line_numbers(lines: list[int]) -> str:
+    """'line 4', 'lines 4 and 7'."""
+    return ("line " if len(lines) == 1 else "lines ") + listing([str(line) for line in lines])
 
 
 def read_landing_csv(path: Path) -> pd.DataFrame:
@@ -72,12 +101,18 @@ def _check_bytes(path: Path, data: bytes) -> None:
         raise LandingFileError(
             path, "UTF-8 without byte-order mark", "the file starts with a UTF-8 BOM; save it without"
         )
+    packed = next((words for known, words in _PACKED if known(data[:PACKED_HEAD])), None)
+    if packed:  # looking at the first bytes costs nothing; an archive would fail later in words naming a byte
+        raise LandingFileError(path, "plain CSV text", packed)
     try:
         _check_utf8(data)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
         raise LandingFileError(
-            path, "UTF-8 text", f"undecodable byte {data[error.start : error.start + 1]!r} at line {line}"
+            path,
+            "UTF-8 text",
+            f"line {line} holds the byte 0x{byte:02x}, which is not UTF-8 text: save the file as UTF-8",
         ) from error
 
 
@@ -106,14 +141,20 @@ def _read_header(path: Path, data: bytes) -> list[str]:
 def _diagnose(path: Path, data: bytes, header: list[str], error: pa.ArrowInvalid) -> LandingFileError:
     """Find the first column and rows that keep the file from being read with the contract's dtypes."""
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))[1:]
+    repeated = _repeated_header_lines(rows, header)
+    if repeated:  # two files joined: the second's header is a ragged row or text in a number column, said plainly
+        verb = "repeats" if len(repeated) == 1 else "repeat"
+        return LandingFileError(
+            path, "one header line", f"{line_numbers(repeated)} {verb} the header (files joined?): remove it"
+        )
     ragged = [(line, row) for line, row in enumerate(rows, start=2) if len(row) != len(header)]
     if ragged:
         line, row = ragged[0]
+        more = f"; {len(ragged) - 1:,} more rows differ too" if len(ragged) > 1 else ""
         return LandingFileError(
             path,
             "every row has the header's number of fields",
-            f"{len(ragged)} row(s) differ; first at line {line} with {len(row)} of {len(header)} fields "
-            "(a truncated or broken line)",
+            f"line {line} has {len(row)} fields where the header has {len(header)} (a truncated or broken line){more}",
         )
     text = pd.DataFrame(rows, columns=header, dtype="str").replace("", pd.NA)
     for name in header:
@@ -124,19 +165,26 @@ def _diagnose(path: Path, data: bytes, header: list[str], error: pa.ArrowInvalid
     return LandingFileError(path, "readable CSV", str(error))
 
 
+def _repeated_header_lines(rows: list[list[str]], header: list[str]) -> list[int]:
+    """The lines that are the header again: mostly the header's names, with or without an extra field."""
+    names = set(header)
+    return [line for line, row in enumerate(rows, start=2) if 2 * sum(field in names for field in row) > len(header)]
+
+
 def _type_problem(text: pd.DataFrame, name: str) -> tuple[str, str] | None:
     values = text[name]
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & numbers.isna()
-    rule = f"numeric ({schema.column(name).dtype})"
+    rule, kind = f"numeric ({schema.column(name).dtype})", "a number"
     if not bad.any() and schema.column(name).dtype == "int64":
         bad = numbers.notna() & (numbers % 1 != 0)
-        rule = "whole numbers (int64)"
+        rule, kind = "whole numbers (int64)", "a whole number"
     if not bad.any():
         return None
     ids = text.get(schema.ID_COLUMN, pd.Series("?", index=text.index))
     examples = [Example(int(i) + 2, str(ids[i]), str(values[i])) for i in bad[bad].index[:MAX_EXAMPLES]]
-    return rule, f"{int(bad.sum())} value(s) are not; e.g. " + "; ".join(map(str, examples))
+    verb = "is" if bad.sum() == 1 else "are"
+    return rule, f"{count(int(bad.sum()), 'value')} {verb} not {kind}: " + "; ".join(map(str, examples))
 
 
 def labels_added(path: Path, stored_ids: pd.Series, stored_columns: list[str]) -> bool:

@@ -18,7 +18,8 @@ class Problem:
     detail: str
 
     def __str__(self) -> str:
-        return f"column {self.column}: rule '{self.rule}' broken: {self.detail}"
+        where = "" if self.column == quality.TABLE else f"column {self.column}: "
+        return f"{where}rule '{self.rule}' broken: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def precheck(path: Path, earlier_ids: Iterable[int]) -> PrecheckResult:
     try:
         frame = read_landing_csv(path)
     except LandingFileError as error:
-        problem = Problem(error.column or "(file)", error.rule, error.detail)
+        problem = Problem(error.column or quality.TABLE, error.rule, error.detail)
         return PrecheckResult(path.name, None, (problem,), time.perf_counter() - started)
     problems = tuple(
         Problem(finding.column, outcome.rule.value, finding.detail)

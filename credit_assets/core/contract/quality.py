@@ -21,9 +21,10 @@ from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 
 from credit_assets.core.contract import schema
+from credit_assets.core.contract.landing import count, line_numbers, listing
 
 MAX_EXAMPLES = 5
-TABLE = "(table)"  # the column of a finding about the whole file
+TABLE = "(file)"  # the column of a finding about the whole file, as the reader names it
 MISSING_RATE_TOLERANCE = 0.10  # absolute, on top of four binomial standard errors for the month's size
 
 
@@ -89,7 +90,7 @@ class RuleOutcome:
     def summary(self) -> str:
         if self.passed:
             return f"{self.rule}: {self.checked} check(s) passed"
-        shown = "; ".join(f"{f.column}: {f.detail}" for f in self.findings[:3])
+        shown = "; ".join(f.detail if f.column == TABLE else f"{f.column}: {f.detail}" for f in self.findings[:3])
         more = f" (+{len(self.findings) - 3} more)" if len(self.findings) > 3 else ""
         return f"{self.rule}: {shown}{more}"
 
@@ -103,11 +104,17 @@ def _missing_rate_band(rate: float, rows: int) -> tuple[float, float]:
     return max(0.0, 1 - rate - spread), min(1.0, 1 - rate + spread)
 
 
-def _reused(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> list[int]:
-    """The month's IDs that earlier months hold: the same verdict as the whole earlier set, without handing GX
-    hundreds of thousands of values to serialise with the expectation."""
+def _reused(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> list[list[Any]]:
+    """[ID, month] for the month's IDs that earlier months hold: the same verdict as the whole earlier set, without
+    handing GX hundreds of thousands of values to serialise with the expectation. The month is known when
+    `earlier_ids` is a Series indexed by month (as ids_before gives), else None."""
     ids = pd.to_numeric(frame[schema.ID_COLUMN], errors="coerce").dropna().astype("int64").to_numpy()
-    return np.intersect1d(ids, np.fromiter(earlier_ids, dtype="int64")).tolist()
+    if isinstance(earlier_ids, pd.Series):
+        earlier = pd.Series(earlier_ids.index, index=earlier_ids.to_numpy())
+    else:
+        earlier = pd.Series(None, index=np.fromiter(earlier_ids, dtype="int64"), dtype=object)
+    reused = earlier[earlier.index.isin(ids)]
+    return [[int(i), month if isinstance(month, str) else None] for i, month in reused.items()]
 
 
 def rule_specs(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> dict[Rule, dict[str, Any]]:
@@ -119,8 +126,8 @@ def rule_specs(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> dict[Rule, di
     present = [col for col in schema.columns() if col.name in frame.columns]
     features = [col for col in present if col.name not in (schema.ID_COLUMN, schema.TARGET_COLUMN)]
     specs: dict[Rule, dict[str, Any]] = {
-        Rule.COLUMNS_MATCH_CONTRACT: {
-            "columns": schema.column_names(with_target=schema.TARGET_COLUMN in frame.columns)
+        Rule.COLUMNS_MATCH_CONTRACT: {  # a lower-case 'target' still makes a labelled month: one diagnosis, not two
+            "columns": schema.column_names(with_target=schema.TARGET_COLUMN in map(str.upper, frame.columns))
         },
         Rule.HAS_ROWS: {"min_rows": 1},
         Rule.REQUIRED_COLUMNS_COMPLETE: {"columns": [col.name for col in features if not col.nullable]},
@@ -146,20 +153,40 @@ def rule_specs(frame: pd.DataFrame, earlier_ids: Iterable[int]) -> dict[Rule, di
 Evaluation = tuple[int, list[dict[str, Any]]]  # checks made, findings
 
 
-def _rows_breaking(
-    frame: pd.DataFrame, column: str, broken: pd.Series, check: str, words: str
-) -> dict[str, Any] | None:
-    """A finding for the rows where `broken` holds, up to MAX_EXAMPLES of them named by SK_ID_CURR; None if none."""
+def _positions(broken: pd.Series) -> np.ndarray:
+    return np.flatnonzero(broken.to_numpy())
+
+
+def _line(position: Any) -> Any:
+    """A row's (or array of rows') line in the landing file: the header is line 1 and the reader keeps the file's
+    row order."""
+    return position + 2
+
+
+def _has(number: int) -> str:
+    return "has" if number == 1 else "have"
+
+
+def _examples(shown: list[str], total: int) -> str:
+    """Up to MAX_EXAMPLES examples, '; '-separated as they may hold commas, and how many more there are."""
+    more = f"; and {total - MAX_EXAMPLES:,} more" if total > MAX_EXAMPLES else ""
+    return "; ".join(shown[:MAX_EXAMPLES]) + more
+
+
+def _rows_breaking(frame: pd.DataFrame, column: str, broken: pd.Series, check: str, what: str) -> dict[str, Any] | None:
+    """A finding for the rows where `broken` holds: '2 rows have <what>: line 5 (ID 100004): 'x'; ...'."""
     if not broken.any():
         return None
-    rows = frame.loc[broken.to_numpy(), column].head(MAX_EXAMPLES)
-    if schema.ID_COLUMN in frame.columns:
-        ids = frame.loc[rows.index, schema.ID_COLUMN]
-        examples = [f"{schema.ID_COLUMN} {_short(i)} = {_short(v)}" for i, v in zip(ids, rows, strict=True)]
-    else:
-        examples = [_short(value) for value in rows]
-    count = int(broken.sum())
-    return _finding(column, check, count, f"{count} row(s) {words}; e.g. {', '.join(examples)}")
+    positions = _positions(broken)
+    ids = frame[schema.ID_COLUMN] if schema.ID_COLUMN in frame.columns else None
+    shown = [
+        f"line {_line(p)}"
+        + ("" if ids is None else f" (ID {_short(ids.iat[p])})")
+        + f": {_short(frame[column].iat[p])}"
+        for p in positions[:MAX_EXAMPLES]
+    ]
+    rows = len(positions)
+    return _finding(column, check, rows, f"{count(rows, 'row')} {_has(rows)} {what}: {_examples(shown, rows)}")
 
 
 def _finding(column: str, check: str, unexpected: int | None, detail: str) -> dict[str, Any]:
@@ -181,34 +208,65 @@ def _columns_match(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
 def _has_rows(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
     if len(frame) >= spec["min_rows"]:
         return 1, []
-    return 1, [_finding(TABLE, "row count", None, f"value {len(frame)}, expected within [{spec['min_rows']}, none]")]
+    # the reader refuses an empty file, so a frame without rows came from a header alone
+    words = "the file has a header but no application rows" if frame.empty else f"only {count(len(frame), 'row')}"
+    return 1, [_finding(TABLE, "row count", None, words)]
 
 
 def _empty(frame: pd.DataFrame, column: str) -> dict[str, Any] | None:
-    return _rows_breaking(frame, column, frame[column].isna(), "not empty", "empty")
+    """'2 rows have an empty SK_ID_CURR: lines 4 and 7' (the value is empty: the lines are what helps)."""
+    empty = frame[column].isna()
+    if not empty.any():
+        return None
+    lines = [_line(p) for p in _positions(empty)]
+    rows = len(lines)
+    return _finding(
+        column, "not empty", rows, f"{count(rows, 'row')} {_has(rows)} an empty {column}: {line_numbers(lines)}"
+    )
 
 
 def _required_complete(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
     return len(spec["columns"]), _found(*(_empty(frame, name) for name in spec["columns"]))
 
 
-def _id_present_and_unique(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
-    ids = frame[spec["column"]]
+def _repeated(frame: pd.DataFrame, column: str) -> dict[str, Any] | None:
+    """'3 IDs appear more than once: 123456 on lines 5 and 9; ...': each ID once, with all its lines."""
+    ids = frame[column]
     repeated = ids.duplicated(keep=False) & ids.notna()
-    return 2, _found(
-        _empty(frame, spec["column"]), _rows_breaking(frame, spec["column"], repeated, "unique", "repeated")
-    )
+    if not repeated.any():
+        return None
+    lines = pd.Series(_line(_positions(repeated))).groupby(ids[repeated].to_numpy(), sort=False).agg(list)
+    shown = [f"{_short(i)} on {line_numbers(at)}" for i, at in lines.head(MAX_EXAMPLES).items()]
+    verb = "appears" if len(lines) == 1 else "appear"
+    detail = f"{count(len(lines), 'ID')} {verb} more than once: {_examples(shown, len(lines))}"
+    return _finding(column, "unique", int(repeated.sum()), detail)
+
+
+def _id_present_and_unique(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
+    return 2, _found(_empty(frame, spec["column"]), _repeated(frame, spec["column"]))
 
 
 def _ids_not_seen(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
-    seen = frame[spec["column"]].isin(spec["seen"])
-    return 1, _found(_rows_breaking(frame, spec["column"], seen, "not seen before", "already seen in an earlier month"))
+    """'ID 146268 (line 2) was already in 2020-09', or for several '3 IDs were already in earlier months: ...'."""
+    months = dict(spec["seen"])  # ID -> the earlier month that held it, None when not known
+    ids = frame[spec["column"]]
+    positions = _positions(ids.isin(list(months)))
+    if not len(positions):
+        return 1, []
+    found = [(_short(ids.iat[p]), _line(p), months[ids.iat[p]] or "an earlier month") for p in positions]
+    if len(found) == 1:
+        detail = "ID {} (line {}) was already in {}".format(*found[0])
+    else:
+        shown = [f"ID {i} (line {line}) in {month}" for i, line, month in found[:MAX_EXAMPLES]]
+        detail = f"{count(len(found), 'ID')} were already in earlier months: {_examples(shown, len(found))}"
+    return 1, [_finding(spec["column"], "not seen before", len(found), detail)]
 
 
 def _outside_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> dict[str, Any] | None:
     values = frame[column]
     outside = values.notna() & ~values.isin(levels)
-    return _rows_breaking(frame, column, outside, "in levels", "not in the contract's levels")
+    allowed = listing([_short(level) for level in levels])
+    return _rows_breaking(frame, column, outside, "in levels", f"a value outside the contract's levels ({allowed})")
 
 
 def _levels_within(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
@@ -229,10 +287,20 @@ def _values_within(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
         _finding(name, "within bounds", None, f"could not be evaluated: {frame[name].dtype} is not numeric")
         for name in limits.columns.difference(numeric)
     ] + [
-        _rows_breaking(frame, name, outside[name], "within bounds", "outside [{}, {}]".format(*spec["bounds"][name]))
+        _rows_breaking(frame, name, outside[name], "within bounds", _outside_bounds(*spec["bounds"][name]))
         for name in outside.columns[outside.any()]
     ]
     return len(spec["bounds"]), found
+
+
+def _outside_bounds(low: float | None, high: float | None, sentinel: float | None) -> str:
+    """'a value outside the contract's bounds (-36,525 to 0, or the code 365243)'."""
+    if low is None or high is None:
+        bounds = f"at least {_number(low)}" if high is None else f"at most {_number(high)}"
+    else:
+        bounds = f"{_number(low)} to {_number(high)}"
+    code = "" if sentinel is None else f", or the code {_short(sentinel)}"  # a code, written as in the file
+    return f"a value outside the contract's bounds ({bounds}{code})"
 
 
 def _missing_rates(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
@@ -242,7 +310,7 @@ def _missing_rates(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
             name,
             "share of non-missing values",
             None,
-            f"share of non-missing values {_number(shares[name])}, expected within [{_number(low)}, {_number(high)}]",
+            f"filled in {_percent(shares[name])} of rows, the contract expects {_percent(low)} to {_percent(high)}",
         )
         for name, (low, high) in spec["bands"].items()
         if not low <= shares[name] <= high
@@ -324,9 +392,32 @@ def _column_diff(expected: list[str], observed: list[str]) -> str:
     missing = [name for name in expected if name not in observed]
     extra = [name for name in observed if name not in expected]
     if missing or extra:
-        return f"missing {missing or 'none'}, unexpected {extra or 'none'}"
+        return _names_diff(missing, extra, all(name == name.lower() for name in observed))
     first = next(i for i, (a, b) in enumerate(zip(expected, observed, strict=False)) if a != b)
     return f"same columns, wrong order: position {first + 1} holds {observed[first]}, contract says {expected[first]}"
+
+
+def _names_diff(missing: list[str], extra: list[str], lower_case_header: bool) -> str:
+    """Missing and unexpected columns in words, long lists summarised; names that differ only in case said so
+    (a lower-case header would otherwise list every column twice)."""
+    in_file = {name.upper(): name for name in extra}
+    recased = [name for name in missing if name in in_file]
+    missing = [name for name in missing if name not in in_file]
+    extra = [name for name in extra if name.upper() not in recased]
+    parts = [
+        f"{count(len(missing), 'contract column')} {_is(missing)} missing: {listing(missing)}" if missing else "",
+        f"{count(len(extra), 'column')} {_is(extra)} not in the contract: {listing(extra)}" if extra else "",
+    ]
+    if recased and lower_case_header:
+        parts.insert(0, f"the header is lower-case: the contract's column names are upper-case (e.g. {recased[0]})")
+    elif recased:
+        names = [f"{in_file[name]} should be {name}" for name in recased]
+        parts.insert(0, f"{count(len(recased), 'column name')} {_is(recased)} in the wrong case: {listing(names)}")
+    return "; ".join(filter(None, parts))
+
+
+def _is(names: list[str]) -> str:
+    return "is" if len(names) == 1 else "are"
 
 
 def _raised_message(result: ExpectationValidationResult) -> str | None:
@@ -337,12 +428,25 @@ def _raised_message(result: ExpectationValidationResult) -> str | None:
     return str(nested[0].get("exception_message")) if nested else None
 
 
-def _number(value: object) -> str:
-    return "none" if value is None else f"{float(value):.4g}"
+def _number(value: object, digits: int = 6) -> str:
+    """A figure as people write it: 10,000,000,000; -25,229; 0.5 (no trailing .0, no float noise, no exponent)."""
+    if value is None:
+        return "none"
+    rounded = float(f"{float(value):.{digits}g}")
+    return f"{rounded:,.0f}" if rounded.is_integer() else f"{rounded:,}"
+
+
+def _percent(share: float) -> str:
+    return f"{_number(100 * share, 3)}%"
 
 
 def _short(value: object) -> str:
-    text = repr(value.item() if hasattr(value, "item") else value)
+    """A value as the file holds it (what a search of the file finds): text quoted, a whole number without '.0'
+    (an integer column with an empty cell arrives as floats), cut at 120 characters."""
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -352,9 +456,15 @@ def known_ids(id_columns: Iterable[pd.Series]) -> np.ndarray:
     return np.unique(np.concatenate(arrays)) if arrays else np.array([], dtype="int64")
 
 
-def ids_before(month: str, months: Iterable[str], read_ids: Callable[[str], pd.Series]) -> np.ndarray:
-    """Every SK_ID_CURR of the stored months before `month` (the leakage rule's reference set)."""
-    return known_ids(read_ids(key) for key in months if key < month)
+def ids_before(month: str, months: Iterable[str], read_ids: Callable[[str], pd.Series]) -> pd.Series:
+    """Every SK_ID_CURR of the stored months before `month` (the leakage rule's reference set), once, indexed by the
+    first month that held it so that a leak can name it."""
+    earlier = sorted(key for key in months if key < month)
+    held = [read_ids(key).to_numpy() for key in earlier]
+    if not held:
+        return pd.Series([], dtype="int64")
+    ids = pd.Series(np.concatenate(held), index=np.repeat(earlier, [len(ids) for ids in held]))
+    return ids.drop_duplicates()
 
 
 @contextmanager
