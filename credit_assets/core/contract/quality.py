@@ -428,12 +428,15 @@ def _raised_message(result: ExpectationValidationResult) -> str | None:
     return str(nested[0].get("exception_message")) if nested else None
 
 
-def _number(value: object, digits: int = 6) -> str:
-    """A figure as people write it: 10,000,000,000; -25,229; 0.5 (no trailing .0, no float noise, no exponent)."""
+def _number(value: object, digits: int = 10) -> str:
+    """A figure as people write it: 10,000,000,000; -25,229; 0.5 (no trailing .0, no float noise). Whole numbers
+    are exact (a bound of 2,147,483,647 must not read as a rounder one); fractions keep `digits` significant ones."""
     if value is None:
         return "none"
-    rounded = float(f"{float(value):.{digits}g}")
-    return f"{rounded:,.0f}" if rounded.is_integer() else f"{rounded:,}"
+    number = float(value)
+    if number.is_integer():
+        return f"{int(number):,}"
+    return f"{float(f'{number:.{digits}g}'):,}"
 
 
 def _percent(share: float) -> str:
