@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
@@ -122,6 +122,19 @@ def upload(page: Page, month: str, path: Path) -> None:
     page.get_by_role("button", name="Check and upload").click()
 
 
+FORWARD = ["landed", "queued", "validating", "scoring", "scored"]
+
+
+def _scored(page: Page, row: Locator, seen: list[str]) -> bool:
+    """Reload the months page and note the month's state (with a screenshot when it changed); True once scored."""
+    page.goto("/")
+    state = row.locator(".state").inner_text()
+    if not seen or seen[-1] != state:
+        seen.append(state)
+        screenshot(page, "portal", f"state-{len(seen)}-{state}", full_page=True)
+    return state == "scored"
+
+
 def test_without_a_login_every_page_goes_to_the_login(page: Page) -> None:
     for path in ("/", f"/months/{UPLOADED}/forecasts.csv"):
         page.goto(path)
@@ -167,9 +180,10 @@ def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal
     upload(page, UPLOADED, portal.source / landing_file_name(UPLOADED))
     expect(page.get_by_role("heading", name=f"{UPLOADED} landed")).to_be_visible()
     screenshot(page, "portal", "4-landed", full_page=True)
-    page.goto("/")
     row = page.locator(f"#month-{UPLOADED}")
-    expect(row.locator(".state")).to_have_text("scored", timeout=SCORED_MS)  # the page reloads itself meanwhile
+    seen: list[str] = []
+    wait_until(lambda: _scored(page, row, seen), SCORED_MS / 1000, f"{UPLOADED} scored", interval=0.5)
+    assert seen == sorted(seen, key=FORWARD.index), seen  # a month's state never goes backwards
     expect(row).to_contain_text("lightgbm-")
     screenshot(page, "portal", "5-scored", full_page=True)
     expected = {
