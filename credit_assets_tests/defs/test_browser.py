@@ -7,15 +7,20 @@ import dagster as dg
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from credit_assets.core.contract.quality import Rule
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
+from credit_assets_tests.support.bad_files import set_value
 from credit_assets_tests.support.browser import chromium, screenshot, tab
 from credit_assets_tests.support.e2e import DagsterDev, dagster_dev, wait_until, write_instance
-from credit_assets_tests.support.materialise import INGEST, SCORE, failure_message, materialize_month
+from credit_assets_tests.support.materialise import INGEST, SCORE, failed_checks, failure_message, materialize_month
 
-DEMO = GeneratorConfig(seed=3, history_rows=3_000, months=2, rows_per_month=1_000)
-HISTORY, *SCORED = DEMO.month_keys
+DEMO = GeneratorConfig(seed=3, history_rows=3_000, months=3, rows_per_month=1_000)
+# The last month lands with a birth date out of bounds: its blocking check fails and the month stops there.
+HISTORY, *SCORED, BROKEN = DEMO.month_keys
+BROKEN_RULE = Rule.VALUES_WITHIN_BOUNDS.value
+RERUN = SCORED[0]  # ingested a second time after it was scored: its checks run twice
 LINEAGE = [
     "raw_applications",
     "validated_applications",
@@ -44,9 +49,14 @@ def demo_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> I
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home))  # the project's dagster.yaml puts SQLite under $DAGSTER_HOME
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            for month in DEMO.month_keys:
+            for month in [HISTORY, *SCORED]:
                 result = materialize_month(storage, month, INGEST if month == HISTORY else SCORE, instance=instance)
                 assert result.success, failure_message(result)
+            set_value("DAYS_BIRTH", 4, "12000")(storage.store.landing_file(landing_file_name(BROKEN)))
+            broken = materialize_month(storage, BROKEN, INGEST, instance=instance)
+            assert not broken.success and list(failed_checks(broken)) == [BROKEN_RULE]
+            again = materialize_month(storage, RERUN, INGEST, instance=instance)  # last: the latest executions pass
+            assert again.success, failure_message(again)
     with dagster_dev(home, storage.store.root) as server:
         server.query("mutation { setNuxSeen }")  # no "Join the Dagster community" dialog over the pages
         yield server
@@ -114,6 +124,19 @@ def test_asset_graph_shows_every_asset_of_the_lineage(page: Page) -> None:
     screenshot(page, "browser", "1-asset-graph")
 
 
+def test_collapsed_asset_groups_show_the_status_of_their_assets(page: Page) -> None:
+    """The lineage opens with every group collapsed; zoomed in, each group's node counts its assets by status."""
+    page.goto("/asset-groups")
+    groups = page.get_by_role("button", name=re.compile(r"^asset_group "))
+    expect(groups).to_have_count(len({"ingest", "model", "monitoring", "governance"}))
+    zoom_in = page.get_by_role("button").filter(has=page.get_by_role("img", name="zoom_in"))
+    zoom_in.click()
+    zoom_in.click()
+    expect(page.get_by_role("img", name="unfold_more")).to_have_count(groups.count())  # one per collapsed node
+    expect(page.get_by_text("(fetching statuses)")).to_have_count(0)
+    screenshot(page, "browser", "1b-collapsed-groups")
+
+
 def test_partitioned_asset_lists_its_months(page: Page) -> None:
     page.goto("/assets/forecasts")
     page.get_by_role("tab", name="Partitions").click()
@@ -151,7 +174,9 @@ def test_checks_of_validated_applications_show_their_results(page: Page, demo_se
     expect(page.get_by_text(f"Checks ({len(names)})")).to_be_visible()
     for name in names:
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
-    expect(page.get_by_text("Succeeded", exact=True)).to_have_count(len(names))
+    # the list shows the newest month's results: BROKEN's file broke one rule
+    expect(page.get_by_text("Succeeded", exact=True)).to_have_count(len(names) - 1)
+    expect(page.get_by_text("Failed", exact=True)).to_have_count(1)
     screenshot(page, "browser", "5-validated-applications-checks")
 
 
@@ -168,3 +193,42 @@ def test_each_month_keeps_its_own_check_results(page: Page) -> None:
     expect(page.get_by_text("Passed", exact=True).filter(visible=True).first).to_be_visible()
     expect(page.get_by_role("row", name=f"file {landing_file_name(earlier)}")).to_be_visible()
     screenshot(page, "browser", "6-checks-of-one-month")
+
+
+def month_of_check(page: Page, check: str, month: str) -> None:
+    """Open a validated_applications check's Partitions tab with one month selected."""
+    page.goto("/assets/validated_applications?view=checks")
+    expect(page.get_by_text("Latest execution")).to_be_visible()
+    page.get_by_text(check, exact=True).first.click()
+    page.get_by_role("tab", name="Partitions").last.click()  # the check's tab, not the asset's
+    page.get_by_placeholder("Filter by partition").fill(month)
+    page.get_by_text(month, exact=True).filter(visible=True).first.click()
+    expect(page.get_by_text("1 Partitions Selected", exact=True)).to_be_visible()
+
+
+def execution_history(page: Page, month: str, count: int) -> Locator:
+    """The month's historical check executions dialog, opened from its latest execution; its rows."""
+    page.get_by_text(f"View all historical executions ({count})", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(f"Historical check executions for {month}")).to_be_visible()
+    return dialog.get_by_role("row").filter(has_text=month)
+
+
+def test_a_month_whose_check_failed_shows_the_failure_and_its_findings(page: Page) -> None:
+    month_of_check(page, BROKEN_RULE, BROKEN)
+    expect(page.get_by_text("Failed (1)", exact=True).filter(visible=True).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"DAYS_BIRTH.*12000")).first).to_be_visible()  # the description
+    expect(page.get_by_role("row", name=re.compile(r"^failures"))).to_be_visible()
+    rows = execution_history(page, BROKEN, 1)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Failed")
+    screenshot(page, "browser", "7-failed-check-of-one-month")
+
+
+def test_a_month_checked_twice_lists_both_executions(page: Page) -> None:
+    month_of_check(page, BROKEN_RULE, RERUN)
+    expect(page.get_by_text("Passed (1)", exact=True).filter(visible=True).first).to_be_visible()
+    rows = execution_history(page, RERUN, 2)
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Succeeded")).to_have_count(2)
+    screenshot(page, "browser", "8-two-executions-of-one-month")
