@@ -108,7 +108,7 @@ def test_clean_month_passes_and_records_every_figure(scored: StorageResource) ->
     )
     metadata = result.asset_materializations_for_node(ASSET)[0].metadata
     assert len(metadata["features"].records) == len(card.features)
-    assert metadata["probability_psi"].value == figures["probability_psi"]
+    assert metadata["probability_psi"].value == round(figures["probability_psi"], 4)  # the UI shows PSI to 4 decimals
     assert (scored.store.artifact_dir(ASSET, MONTH) / "psi.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
