@@ -23,7 +23,7 @@ from credit_assets.portal.web import (
     Portal,
     PortalSettings,
     Refused,
-    audit,
+    audit_refusal,
     page,
     portal_of,
     session_user,
@@ -44,20 +44,13 @@ def action_of(path: str) -> str:
 def _refused_too_large(scope: Scope) -> None:
     session_id = scope.get("session", {}).get(SESSION_ID)
     user = portal_of(scope).sessions.user_of(session_id) if isinstance(session_id, str) else None
-    event = AuditEvent(user, action_of(scope["path"]), "refused: over the size limit")
-    try:
-        audit(scope, event, anonymous=user is None)
-    except Refused:
-        pass  # the 413 answer stands; the damaged log shows on the next page
+    audit_refusal(scope, AuditEvent(user, action_of(scope["path"]), "refused: over the size limit"), user is None)
 
 
 async def _to_login(request: Request, _error: Exception) -> Response:
     """Off to the login page; the refusal is audited (rate-limited: nobody logged in is behind it)."""
     event = AuditEvent(None, action_of(request.url.path), "refused: not logged in", detail=request.url.path)
-    try:
-        audit(request, event, anonymous=True)
-    except Refused as refusal:
-        return await _refusal_page(request, refusal)
+    audit_refusal(request, event, anonymous=True)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -65,10 +58,7 @@ async def _not_offered(request: Request, error: StarletteHTTPException) -> Respo
     """A path or method the portal does not offer: audited (rate-limited without a login) and answered plainly."""
     user = session_user(request)
     event = AuditEvent(user.name if user else None, action_of(request.url.path), f"refused: {error.status_code}")
-    try:
-        audit(request, replace(event, detail=f"{request.method} {request.url.path}"), anonymous=user is None)
-    except Refused as refusal:
-        return await _refusal_page(request, refusal)
+    audit_refusal(request, replace(event, detail=f"{request.method} {request.url.path}"), anonymous=user is None)
     message = "The portal has no such page. Go back to the months."
     return page(request, "message.html", error.status_code, title="Not found", message=message)
 

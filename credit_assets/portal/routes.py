@@ -26,6 +26,7 @@ from credit_assets.portal.web import (
     current_user,
     page,
     portal_of,
+    require_audit_log,
 )
 
 IN_PROGRESS_STATES = {"landed", "queued", "validating", "scoring"}
@@ -86,9 +87,9 @@ async def logout(request: Request) -> Response:
     """End the session on the server: a copy of the cookie opens nothing afterwards."""
     user = current_user(request)
     await checked_form(request, user, "logout")
-    audit(request, AuditEvent(user.name, "logout", "ok"))
-    portal_of(request).sessions.revoke(request.session[SESSION_ID])
+    portal_of(request).sessions.revoke(request.session[SESSION_ID])  # first: a damaged audit log must not keep it
     request.session.clear()
+    audit(request, AuditEvent(user.name, "logout", "ok"))
     return RedirectResponse("/login", status_code=303)
 
 
@@ -126,6 +127,7 @@ async def upload_month(request: Request) -> Response:
     month, sent = form.get("month"), form.get("file")
     try:
         _check_upload(portal_of(request), month, sent)
+        require_audit_log(request)  # a file must never land unrecorded
         return await run_in_threadpool(_land, request, user, str(month), sent, form.get("replace") == "yes")
     except Refused as refusal:
         audit(request, AuditEvent(user.name, "upload", f"refused: {refusal.title.lower()}", str(month)))

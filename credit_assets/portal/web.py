@@ -117,6 +117,22 @@ def audit(request: Request | Scope, event: AuditEvent, anonymous: bool = False) 
         raise Refused(503, "Audit log damaged", f"Nothing that must be audited can be done now: {broken}.") from broken
 
 
+def audit_refusal(request: Request | Scope, event: AuditEvent, anonymous: bool) -> None:
+    """Audit a refusal when the log can take it; a damaged log does not turn a refusal into another answer (it
+    already refuses every action and says so on every page)."""
+    try:
+        audit(request, event, anonymous)
+    except Refused:
+        pass
+
+
+def require_audit_log(request: Request) -> None:
+    """Refuse (503) before anything changes when the audit log cannot record what is about to happen."""
+    problem = portal_of(request).audit_log.problem()
+    if problem:
+        raise Refused(503, "Audit log damaged", f"Nothing that must be audited can be done now: {problem}.")
+
+
 def session_user(request: Request) -> User | None:
     """The open session's user (read from the users file each time: a removed user is out at once), or None."""
     try:

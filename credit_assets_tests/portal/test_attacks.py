@@ -259,13 +259,15 @@ def test_an_intact_log_verifies_and_appends_read_only_its_newest_line(store: Art
 
 
 def test_a_damaged_log_refuses_with_a_clear_503_and_recovers_once_archived(
-    client: TestClient, store: ArtifactStore
+    client: TestClient, store: ArtifactStore, small_landing: Path
 ) -> None:
     log_in(client, "olga")
     store.portal_audit_log.write_text(store.portal_audit_log.read_text().replace('"olga"', '"mallory"'))
     refused = client.get(f"/months/{FIRST}/forecasts.csv")
     assert refused.status_code == 503 and "credit-assets audit verify" in refused.text
     assert "The portal cannot record actions" in client.get("/").text
+    not_landed = send(client, FIRST, small_landing / landing_file_name(FIRST))
+    assert not_landed.status_code == 503 and not store.landing_file(landing_file_name(FIRST)).exists()
     status, said = run_cli(store, "audit", "archive")
     assert status == 0 and "archived" in said
     assert client.get(f"/months/{FIRST}/forecasts.csv").status_code == 404  # audited again: not produced yet
@@ -447,3 +449,11 @@ def test_a_viewer_downloads_a_produced_file(client: TestClient, store: ArtifactS
     last = entries(store)[-1]
     assert (last["user"], last["outcome"]) == ("victor", "ok")
     assert last["file_sha256"] == hashlib.sha256(produced.read_bytes()).hexdigest()
+
+
+def test_logout_ends_the_session_even_when_the_audit_log_is_damaged(client: TestClient, store: ArtifactStore) -> None:
+    log_in(client, "olga")
+    csrf = token(client, "/")
+    store.portal_audit_log.write_text(store.portal_audit_log.read_text().replace('"olga"', '"mallory"'))
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 503
+    assert client.get("/").headers["location"] == "/login"
