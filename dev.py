@@ -10,9 +10,14 @@ application_train.csv`). Standard library only: it runs before anything is insta
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import venv
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -71,19 +76,117 @@ def option(args: list[str], name: str, default: str) -> str:
     return args[args.index(name) + 1] if name in args else default
 
 
-def demo(args: list[str]) -> None:
-    """Run the demo months, then serve the portal beside `dagster dev` (webserver and daemon) until Ctrl-C."""
-    port, portal_port = option(args, "--port", "3000"), option(args, "--portal-port", "8000")
+FIRST_MONTH_SETTING = "CREDIT_ASSETS_FIRST_MONTH"  # read by credit_assets/core/months.py
+# The demo's months: the history, four landed months and the newest, kept back for a first upload through the
+# portal (credit_assets.demo: the demo scale's months and one more; the tests hold the two counts together).
+DEMO_MONTHS = 6
+LANDED_MONTH = re.compile(r"applications_(\d{4}-\d{2})\.csv")  # the landing convention of core/months.py
+# The demo's own lines about the portal login (credit_assets.demo.ensure_demo_user): held back for the end.
+LOGIN_LINE = "portal "
+
+
+def latest_demo_start(today: date) -> str:
+    """The history month that makes the demo's months the latest complete months before today."""
+    index = today.year * 12 + today.month - 1 - DEMO_MONTHS
+    return f"{index // 12}-{index % 12 + 1:02d}"
+
+
+def demo_first_month(landing: Path, today: date) -> str:
+    """The demo's history month: the earliest month already landed (an earlier demo's or split-real's months keep
+    their partitions), else the start of the latest complete months."""
+    landed = sorted(match.group(1) for path in landing.glob("*.csv") if (match := LANDED_MONTH.fullmatch(path.name)))
+    return landed[0] if landed else latest_demo_start(today)
+
+
+def demo_env(today: date) -> dict[str, str]:
+    """The project's environment with the first month every demo process must agree on (an explicit setting wins)."""
     env = project_env()
-    run(PYTHON, "-m", "credit_assets.cli", "demo", env=env)
-    portal_command = ["portal", "--port", portal_port, "--dagster-url", f"http://127.0.0.1:{port}"]
-    print(f"+ credit-assets {' '.join(portal_command)}: the portal on http://127.0.0.1:{portal_port}", flush=True)
-    portal = subprocess.Popen([str(PYTHON), "-m", "credit_assets.cli", *portal_command], cwd=ROOT, env=env)
+    if FIRST_MONTH_SETTING in env:
+        return env
+    env[FIRST_MONTH_SETTING] = first = demo_first_month(ROOT / "data" / "landing", today)
+    if first != latest_demo_start(today):
+        print(
+            f"data/landing holds months from {first}: the partitions start there and run to last month. For a demo "
+            f"of the latest months ({latest_demo_start(today)} on), remove data/ and dagster_home/ first (keep "
+            "data/README.md and dagster_home/dagster.yaml).",
+            flush=True,
+        )
+    return env
+
+
+def run_holding_back_login(command: list[str | Path], env: dict[str, str]) -> list[str]:
+    """Run a command, echoing its output except the portal login lines, which are returned for the end."""
+    print("+", " ".join(map(str, command)), flush=True)
+    held = []
+    with subprocess.Popen(
+        [str(part) for part in command],
+        cwd=ROOT,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        for line in process.stdout:
+            if line.startswith(LOGIN_LINE):
+                held.append(line.rstrip("\n"))
+            else:
+                print(line, end="", flush=True)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return held
+
+
+def answers(url: str) -> bool:
+    """Whether a server answers at `url` with any HTTP response."""
     try:
-        run(VENV / "bin" / "dagster", "dev", "--host", "127.0.0.1", "--port", port, env=env)
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def wait_until_answering(servers: dict[str, subprocess.Popen], timeout: float = 300) -> None:
+    """Poll each server's URL until it answers; stop when a server's process ends first or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    for url, process in servers.items():
+        while not answers(url):
+            if process.poll() is not None:
+                raise SystemExit(f"{url} never answered: its process ended with status {process.returncode}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+            time.sleep(0.5)  # between polls of a server that is still starting
+
+
+def ready_block(urls: dict[str, str], login: list[str]) -> str:
+    """What the demo prints once both servers answer: where to go and how to log in."""
+    rule = "=" * 78
+    lines = [f"  {name:<12}{url}" for name, url in urls.items()] + [f"  {line}" for line in login]
+    return "\n".join([rule, "  The demo is ready (Ctrl-C stops it).", *lines, rule])
+
+
+def demo(args: list[str]) -> None:
+    """Run the demo months, serve the portal beside `dagster dev` (webserver and daemon), print where to go and how
+    to log in once both answer, and serve until Ctrl-C."""
+    port, portal_port = option(args, "--port", "3000"), option(args, "--portal-port", "8000")
+    env = demo_env(datetime.now(UTC).date())  # Dagster's monthly partitions end at the last complete UTC month
+    login = run_holding_back_login([PYTHON, "-m", "credit_assets.cli", "demo"], env)
+    urls = {"Dagster UI": f"http://127.0.0.1:{port}", "Portal": f"http://127.0.0.1:{portal_port}"}
+    portal_command = ["portal", "--port", portal_port, "--dagster-url", urls["Dagster UI"]]
+    # the daemon's info lines (a sensor tick every 30 s) would bury the login block; warnings and errors still show
+    dagster_command = ["dev", "--host", "127.0.0.1", "--port", port, "--log-level", "warning"]
+    servers = {
+        urls["Dagster UI"]: subprocess.Popen([str(VENV / "bin" / "dagster"), *dagster_command], cwd=ROOT, env=env),
+        urls["Portal"]: subprocess.Popen([str(PYTHON), "-m", "credit_assets.cli", *portal_command], cwd=ROOT, env=env),
+    }
+    try:
+        wait_until_answering(servers)
+        print(ready_block(urls, login), flush=True)
+        servers[urls["Dagster UI"]].wait()
     finally:
-        portal.terminate()
-        portal.wait(30)
+        for process in servers.values():
+            process.terminate()
+            process.wait(30)
 
 
 def test(pytest_args: list[str]) -> None:
