@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import dagster as dg
@@ -51,3 +52,9 @@ def test_dg_check_defs_passes() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_dg_names_the_code_location_as_dagster_registers_it() -> None:
+    """Else every definitions load (code server, each run worker) warns that the names differ, ~30 times a run."""
+    config = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["tool"]
+    assert config["dg"]["project"]["code_location_name"] == config["dagster"]["code_location_name"]
