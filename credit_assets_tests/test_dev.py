@@ -2,7 +2,6 @@
 login is held back and printed after both servers answer."""
 
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -13,6 +12,7 @@ import pytest
 import dev
 from credit_assets.core.months import FIRST_MONTH_SETTING, landing_file_name, month_sequence
 from credit_assets.synthetic.generate import GeneratorConfig
+from credit_assets_tests.support.e2e import free_port
 
 # What a fresh process of the project takes as the partitions and the demo generator's months (credit_assets.demo
 # generates the demo scale and one month more).
@@ -70,12 +70,6 @@ def test_the_login_lines_are_held_back_for_the_end(capsys: pytest.CaptureFixture
     assert "http://127.0.0.1:8000" in block[2] and "s3cret" in block[3] and block[0] == block[-1] == "=" * 78
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_waiting_polls_until_the_server_answers() -> None:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"])
@@ -84,7 +78,7 @@ def test_waiting_polls_until_the_server_answers() -> None:
         dev.wait_until_answering({url: server}, timeout=60)
         assert dev.answers(url)
     finally:
-        server.terminate()
+        server.kill()  # not terminate: in a full suite run a terminated http.server was still running 10 s later
         server.wait(10)
 
 

@@ -224,7 +224,7 @@ def test_the_promotion_log_refuses_an_edited_line(scored: StorageResource) -> No
     log.write_text(log.read_text().replace('"rule": "lightgbm"', '"rule": "scorecard"', 1))
     result = materialize_month(scored, SECOND, ["forecasts"])
     assert not result.success
-    assert f"{log} line 1 breaks the chain: the log was edited." in failure_message(result)
+    assert f"{log} line 1 breaks the chain: the line's content no longer matches its seal" in failure_message(result)
 
 
 def test_a_promotion_rule_naming_no_model_is_refused(scored: StorageResource) -> None:
