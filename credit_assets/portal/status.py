@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
 from credit_assets.core.months import FIRST_MONTH, history_note, landing_file_name
 from credit_assets.core.store import ArtifactStore, sha256_of
@@ -53,7 +52,11 @@ PLAIN_STEPS = {
     ),
 }
 RAW_APPLICATIONS = dg.AssetKey("raw_applications")
-_FAILURE_EVENTS = {DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
+_FAILURE_EVENTS = {
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    dg.DagsterEventType.RUN_FAILURE,
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def plain_step(step_key: str) -> str:
 def _running(instance: dg.DagsterInstance, run: dg.DagsterRun, month: str) -> MonthStatus:
     """Queued until a step starts, then validating (reading and checking the file; an ingest run, which scores
     nothing, stays there) or scoring, with what the step under way does. A state never moves back."""
-    started = [entry.step_key for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)]
+    started = [entry.step_key for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)]
     if not started and run.status in WAITING:
         return MonthStatus(month, "queued", "waiting for its turn: months run one at a time, oldest first", run.run_id)
     current = started[-1] if started else None
@@ -132,11 +135,11 @@ def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     reasons = []
     for entry in instance.all_logs(run_id, of_type=_FAILURE_EVENTS):
         event = entry.dagster_event
-        if event.event_type == DagsterEventType.STEP_FAILURE:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             data = event.step_failure_data
             message = data.user_failure_data.description if data.user_failure_data else None
             reasons.append(f"{event.step_key} failed: {message or (data.error.message.strip() if data.error else '')}")
-        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             check = event.event_specific_data
             if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
                 reasons.append(f"check {check.check_name} failed: {check.description or ''}")

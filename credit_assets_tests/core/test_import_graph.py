@@ -40,3 +40,13 @@ def test_importing_every_core_module_loads_no_dagster() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_the_package_uses_only_dagsters_public_api() -> None:
+    """Private modules (dagster._core ...) change without notice between releases."""
+    package = CORE.parent
+    private = {
+        str(path.relative_to(package)): sorted(name for name in imported_names(path) if name.startswith("dagster._"))
+        for path in package.rglob("*.py")
+    }
+    assert {path: names for path, names in private.items() if names} == {}
