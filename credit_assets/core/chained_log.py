@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from credit_assets.core.store import atomic_write
+
 GENESIS = "0" * 64  # the "previous line" seal of the log's first entry
 TAIL_BLOCK = 1 << 16
 
@@ -54,14 +56,8 @@ class HeadAnchor:
         return Head(int(data["sequence"]), str(data["seal"]))
 
     def write(self, head: Head) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(json.dumps({"sequence": head.sequence, "seal": head.seal}))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        payload = json.dumps({"sequence": head.sequence, "seal": head.seal})
+        atomic_write(self.path, lambda tmp: tmp.write_text(payload), mode=0o600)
 
 
 class ChainedLog:

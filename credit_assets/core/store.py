@@ -24,7 +24,7 @@ def default_root() -> str:
     return os.environ.get("CREDIT_ASSETS_STORAGE_ROOT", str(DEFAULT_ROOT))
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o644) -> Path:
     """Write through a temp file in the same folder and rename it over `path`, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left behind by a writer that was killed
@@ -36,7 +36,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        tmp.chmod(0o644)  # mkstemp creates 0600; artifacts are read by other processes and users
+        tmp.chmod(mode)  # mkstemp creates 0600; artifacts are read by other processes and users
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

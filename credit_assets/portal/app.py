@@ -18,14 +18,12 @@ from credit_assets.portal.audit import AuditEvent, AuditLogBroken
 from credit_assets.portal.routes import router
 from credit_assets.portal.security import BodyLimit, SecurityHeaders, secret_key
 from credit_assets.portal.web import (
-    SESSION_ID,
     LoginRequired,
     Portal,
     PortalSettings,
     Refused,
     audit_refusal,
     page,
-    portal_of,
     session_user,
 )
 
@@ -42,9 +40,9 @@ def action_of(path: str) -> str:
 
 
 def _refused_too_large(scope: Scope) -> None:
-    session_id = scope.get("session", {}).get(SESSION_ID)
-    user = portal_of(scope).sessions.user_of(session_id) if isinstance(session_id, str) else None
-    audit_refusal(scope, AuditEvent(user, action_of(scope["path"]), "refused: over the size limit"), user is None)
+    user = session_user(Request(scope))
+    event = AuditEvent(user.name if user else None, action_of(scope["path"]), "refused: over the size limit")
+    audit_refusal(scope, event, anonymous=user is None)
 
 
 async def _to_login(request: Request, _error: Exception) -> Response:

@@ -7,7 +7,7 @@ readable by its owner only; appends read the last line, never the whole log.
 """
 
 import os
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from credit_assets.core.chained_log import ChainBroken, ChainedLog, HeadAnchor
-from credit_assets.portal.security import secret_key
+from credit_assets.portal.security import SlidingWindow, secret_key
 from credit_assets.portal.users import NAME_PATTERN
 
 FIELD_LIMIT = 200  # characters of a month, file name, address or outcome
@@ -77,10 +77,7 @@ class AuditLog:
 
     def verify(self) -> int:
         """Check every line and the anchor; the number of entries, or AuditLogBroken naming the first bad line."""
-        try:
-            count = len(self.log.entries())
-        except ChainBroken as broken:
-            raise self._found_broken(broken) from broken
+        count = len(self.entries())
         self._broken = None
         return count
 
@@ -141,27 +138,22 @@ class RefusalLimiter:
     def __init__(
         self, clock: Callable[[], float], per_client: int = 10, window_seconds: float = 60, max_clients: int = 10_000
     ) -> None:
-        self.clock, self.per_client, self.window_seconds, self.max_clients = (
-            clock,
-            per_client,
-            window_seconds,
-            max_clients,
-        )
-        self._clients: OrderedDict[str, tuple[deque[float], int]] = OrderedDict()
+        self.clock, self.per_client, self.max_clients = clock, per_client, max_clients
+        self._recorded = SlidingWindow(window_seconds, max_clients)
+        self._dropped: OrderedDict[str, int] = OrderedDict()
 
     def admit(self, event: AuditEvent) -> AuditEvent | None:
         """The event to record (carrying the count of refusals not recorded before it), or None to drop it."""
         key, now = event.client or "(unknown)", self.clock()
-        recorded, dropped = self._clients.pop(key, (deque(), 0))
-        while recorded and recorded[0] <= now - self.window_seconds:
-            recorded.popleft()
-        admitted = len(recorded) < self.per_client
-        if admitted:
-            recorded.append(now)
-            if dropped:
-                note = f"{dropped} similar refusal(s) not logged one by one"
-                event = replace(event, detail="; ".join(filter(None, [event.detail, note])))
-        self._clients[key] = (recorded, 0 if admitted else dropped + 1)
-        while len(self._clients) > self.max_clients:
-            self._clients.popitem(last=False)
-        return event if admitted else None
+        recorded = self._recorded.moments(key, now)
+        if len(recorded) >= self.per_client:
+            self._dropped[key] = self._dropped.pop(key, 0) + 1
+            while len(self._dropped) > self.max_clients:
+                self._dropped.popitem(last=False)
+            return None
+        recorded.append(now)
+        dropped = self._dropped.pop(key, 0)
+        if dropped:
+            note = f"{dropped} similar refusal(s) not logged one by one"
+            event = replace(event, detail="; ".join(filter(None, [event.detail, note])))
+        return event

@@ -70,6 +70,25 @@ def csrf_valid(session: dict, sent: object) -> bool:
     return isinstance(sent, str) and bool(expected) and hmac.compare_digest(sent, expected)
 
 
+class SlidingWindow:
+    """Per key, the moments of its events within the last `seconds`; at most `max_keys` keys (the least recently
+    used are forgotten first), so a flood of new keys cannot grow the process without bound."""
+
+    def __init__(self, seconds: float, max_keys: int = 10_000) -> None:
+        self.seconds, self.max_keys = seconds, max_keys
+        self._moments: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def moments(self, key: str, now: float) -> deque[float]:
+        """The key's moments still in the window, oldest first (append to record one)."""
+        recent = self._moments.pop(key, deque())
+        while recent and recent[0] <= now - self.seconds:
+            recent.popleft()
+        self._moments[key] = recent
+        while len(self._moments) > self.max_keys:
+            self._moments.popitem(last=False)
+        return recent
+
+
 class LoginThrottle:
     """Exponential back-off per user name and client address, and a cap on wrong passwords per address across names.
 
@@ -92,7 +111,7 @@ class LoginThrottle:
         self.clock, self.free_failures, self.max_delay_seconds = clock, free_failures, max_delay_seconds
         self.client_failures, self.window_seconds, self.max_keys = client_failures, window_seconds, max_keys
         self._pairs: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()  # -> (failures, last)
-        self._clients: OrderedDict[str, deque[float]] = OrderedDict()
+        self._client_failures = SlidingWindow(window_seconds, max_keys)
 
     def wait_seconds(self, name: str, client: str) -> float:
         """How long this name from this address must wait before its next try (0: it may try now)."""
@@ -101,7 +120,7 @@ class LoginThrottle:
         pair_wait = 0.0
         if failures >= self.free_failures and now - last < self.window_seconds:
             pair_wait = last + min(self.max_delay_seconds, 2.0 ** (failures - self.free_failures)) - now
-        recent = self._recent(client, now)
+        recent = self._client_failures.moments(client, now)
         client_wait = recent[0] + self.window_seconds - now if len(recent) >= self.client_failures else 0.0
         return max(0.0, pair_wait, client_wait)
 
@@ -109,20 +128,12 @@ class LoginThrottle:
         now = self.clock()
         failures, last = self._pairs.pop((name, client), (0, now))
         self._pairs[(name, client)] = (failures + 1 if now - last < self.window_seconds else 1, now)
-        self._recent(client, now).append(now)
-        for table in (self._pairs, self._clients):
-            while len(table) > self.max_keys:
-                table.popitem(last=False)
+        self._client_failures.moments(client, now).append(now)
+        while len(self._pairs) > self.max_keys:
+            self._pairs.popitem(last=False)
 
     def succeeded(self, name: str, client: str) -> None:
         self._pairs.pop((name, client), None)
-
-    def _recent(self, client: str, now: float) -> deque[float]:
-        recent = self._clients.pop(client, deque())
-        while recent and recent[0] <= now - self.window_seconds:
-            recent.popleft()
-        self._clients[client] = recent
-        return recent
 
 
 class SecurityHeaders:

@@ -102,6 +102,10 @@ def client_address(request: Request | Scope) -> str:
     return client[0] if client else "(unknown)"
 
 
+def audit_log_damaged(problem: str) -> Refused:
+    return Refused(503, "Audit log damaged", f"Nothing that must be audited can be done now: {problem}.")
+
+
 def audit(request: Request | Scope, event: AuditEvent, anonymous: bool = False) -> None:
     """Record the event with the client's address. An anonymous request's refusal goes through the rate limit, so
     nobody without a login can flood the log; a log that failed its check refuses the request (503)."""
@@ -114,7 +118,7 @@ def audit(request: Request | Scope, event: AuditEvent, anonymous: bool = False) 
     try:
         portal.audit_log.record(admitted)
     except AuditLogBroken as broken:
-        raise Refused(503, "Audit log damaged", f"Nothing that must be audited can be done now: {broken}.") from broken
+        raise audit_log_damaged(str(broken)) from broken
 
 
 def audit_refusal(request: Request | Scope, event: AuditEvent, anonymous: bool) -> None:
@@ -130,7 +134,7 @@ def require_audit_log(request: Request) -> None:
     """Refuse (503) before anything changes when the audit log cannot record what is about to happen."""
     problem = portal_of(request).audit_log.problem()
     if problem:
-        raise Refused(503, "Audit log damaged", f"Nothing that must be audited can be done now: {problem}.")
+        raise audit_log_damaged(problem)
 
 
 def session_user(request: Request) -> User | None:
