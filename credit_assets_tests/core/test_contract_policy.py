@@ -40,6 +40,26 @@ def test_the_project_contract_agrees_with_the_policy() -> None:
     assert {rule.jurisdiction for rule in policy.policy()} == {"US", "EU"}
 
 
+def test_the_policy_names_a_fixed_reference_group_per_attribute() -> None:
+    # The conventional control groups: men for sex, the prime-age band for age, the married for marital status.
+    assert policy.reference_groups(policy.policy()) == {"sex": "M", "marital status": "Married", "age": "35-44"}
+    [eu] = [rule for rule in policy.policy() if rule.jurisdiction == "EU"]
+    assert eu.attributes == ("sex", "marital status", "age") and eu.reference_groups == ("M", "Married", "35-44")
+
+
+def test_reference_groups_that_do_not_pair_with_attributes_or_disagree_are_refused() -> None:
+    rules = [
+        policy.PolicyRule("US", "sex, age", ("CODE_GENDER", "DAYS_BIRTH"), "two attributes", ("M",)),
+        policy.PolicyRule("EU", "sex", ("CODE_GENDER",), "another control", ("F",)),
+    ]
+    assert policy.reference_problems(rules) == [
+        "policy rule 'two attributes' names 1 reference group(s) for 2 attribute(s) (sex, age)",
+        "policy names reference groups F, M for sex: one only",
+    ]
+    problems = policy.contract_problems(schema.columns(), [*policy.policy(), *rules], features.catalogue())
+    assert "policy names reference groups F, M for sex: one only" in problems
+
+
 def _with_role(name: str, role: Role) -> list[schema.Column]:
     return [dataclasses.replace(col, role=role) if col.name == name else col for col in schema.columns()]
 

@@ -2,8 +2,19 @@
 that the contract agrees with it.
 
 The table (`protected_attributes.tsv`, or the file CREDIT_ASSETS_PROTECTED_POLICY names) has one row per
-rule: jurisdiction, the attribute it protects, the columns that carry it and the rule cited. Features derived
-from a protected column are protected too (features.py follows the column lineage).
+rule: jurisdiction, the attribute(s) it protects, the columns that carry them, the rule cited and, per
+attribute in the same order, the reference group the fair-lending monitor compares every other group with.
+Features derived from a protected column are protected too (features.py follows the column lineage).
+
+Reference groups are fixed control groups, never the month's most approved group (which flipped between
+Married, Separated and Widow from month to month, so the ratios of different months compared different things):
+- sex: M. Fair-lending analysis customarily treats men as the control group for sex (as it treats
+  non-Hispanic white applicants for race): the comparison asks whether women fare worse.
+- marital status: Married, the conventional control: ECOA's marital-status rule answered unmarried applicants
+  (women above all) being refused what married ones got, so the other statuses are measured against Married;
+  it is also the largest group, so the reference rate is the steadiest.
+- age: 35-44, the prime-age band: ECOA covers any age an applicant can contract at, the young as well as the
+  elderly (62+), so the control is a middle band, away from both ends, with many applicants.
 
 Borderline columns, decided here:
 - CNT_FAM_MEMBERS and NAME_TYPE_SUITE are protected: a household count includes a spouse or partner, and
@@ -43,6 +54,12 @@ class PolicyRule:
     attribute: str
     columns: tuple[str, ...]
     rule: str
+    reference_groups: tuple[str, ...] = ()  # one per attribute of the row, in the same order; () for none
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attributes the row protects ('sex, marital status, age' names three)."""
+        return tuple(part.strip() for part in self.attribute.split(","))
 
 
 def read_policy(path: Path) -> list[PolicyRule]:
@@ -55,8 +72,43 @@ def read_policy(path: Path) -> list[PolicyRule]:
             row["attribute"].strip(),
             tuple(c.strip() for c in row["columns"].split(",")),
             row["rule"].strip(),
+            _listed(row.get("reference_group")),
         )
         for row in rows
+    ]
+
+
+def _listed(cell: str | None) -> tuple[str, ...]:
+    """A comma-separated cell as its stripped entries; an empty or absent cell as none."""
+    return tuple(part.strip() for part in cell.split(",")) if cell and cell.strip() else ()
+
+
+def reference_groups(rules: Iterable[PolicyRule]) -> dict[str, str]:
+    """The reference group of each attribute the rules name one for (contract_problems finds conflicts)."""
+    return {
+        attribute: reference
+        for rule in rules
+        for attribute, reference in zip(rule.attributes, rule.reference_groups, strict=False)
+    }
+
+
+def reference_problems(rules: Iterable[PolicyRule]) -> list[str]:
+    """Rows whose reference groups do not pair with their attributes, and attributes given two references."""
+    rules = list(rules)
+    problems = [
+        f"policy rule '{rule.rule}' names {len(rule.reference_groups)} reference group(s) for "
+        f"{len(rule.attributes)} attribute(s) ({rule.attribute})"
+        for rule in rules
+        if rule.reference_groups and len(rule.reference_groups) != len(rule.attributes)
+    ]
+    named: dict[str, set[str]] = {}
+    for rule in rules:
+        for attribute, reference in zip(rule.attributes, rule.reference_groups, strict=False):
+            named.setdefault(attribute, set()).add(reference)
+    return problems + [
+        f"policy names reference groups {', '.join(sorted(refs))} for {attribute}: one only"
+        for attribute, refs in named.items()
+        if len(refs) > 1
     ]
 
 
@@ -82,7 +134,7 @@ def contract_problems(
     """Every way the contract, its features and the policy disagree, one message each."""
     columns, rules, features = list(columns), list(rules), list(features)
     roles = {col.name: col.role for col in columns}
-    problems = [
+    problems = reference_problems(rules) + [
         f"policy rule '{rule.rule}' names unknown jurisdiction {rule.jurisdiction!r} "
         f"(known: {', '.join(JURISDICTIONS)})"
         for rule in rules

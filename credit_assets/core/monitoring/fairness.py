@@ -1,17 +1,20 @@
 """Fair-lending monitoring: the month's decisions by sex, age band and marital status, as lenders measure them.
 
 The protected attributes never enter the model; they are joined to the decisions here only. Per group:
-count, approval rate, the adverse impact ratio (its approval rate over the most favoured group's) with
-Fisher's exact one-sided p-value, mean predicted probability and, once labels exist, default rate, ROC AUC
-and the true and false positive rates of flagging (flagged = any decision but approve), from one pandas
-group-by per attribute (a test holds them to fairlearn's MetricFrame). A group is judged only with at least
-`min_group_size` applicants ("too few applicants" otherwise), and a disparity is flagged only when it is both
-beyond the four-fifths limit and statistically significant.
+count, approval rate, the adverse impact ratio (its approval rate over the policy's reference group's, see
+policy.py: a fixed control group, never the month's best) with Fisher's exact one-sided p-value, mean predicted
+probability and, once labels exist, default rate, ROC AUC and the true and false positive rates of flagging
+(flagged = any decision but approve), from one pandas group-by per attribute (a test holds them to
+fairlearn's MetricFrame). A group is judged only with at least `min_group_size` applicants ("too few to judge"
+otherwise, its rates still shown). The p-values of all attributes' judged groups of the month form one family,
+corrected with Holm's method; a disparity is flagged only when it is both beyond the four-fifths limit and
+significant after that correction.
 Demographic parity (approval rates) and equalised odds (flagging's true and false positive rates), the
 largest differences between the judged groups' rates in that table, are reported beside it as context, not
 as limits.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +24,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from credit_assets.core import plots
-from credit_assets.core.contract import schema
+from credit_assets.core.contract import policy, schema
 from credit_assets.core.features import DAYS_PER_YEAR
 from credit_assets.core.records import JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
@@ -31,15 +34,22 @@ SEXES = ("F", "M")
 AGE_EDGES = (25, 35, 45, 55, 62)  # 62: Regulation B's elderly applicant (12 CFR 1002.2(o))
 AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55-61", "62+")
 DIFFERENCES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
+# Below 20 applicants one decision moves a group's approval rate by 5 points or more (its AIR by 0.06 or more
+# against a reference approving 80%): the rate is mostly noise. From 20 up, Fisher's exact test (no normal
+# approximation to break down on small counts) tells chance from a real gap, so the floor can sit this low and
+# the under-25s (35-48 a month) are judged.
+MIN_GROUP_SIZE = 20
+# The monitor's attributes as the policy table names them (its reference_group column gives their controls).
+POLICY_ATTRIBUTES = {"sex": "sex", "age_band": "age", "marital_status": "marital status"}
 
 
 @dataclass(frozen=True)
 class FairnessSettings:
     """A disparity is flagged when a group of at least `min_group_size` applicants has an adverse impact ratio
-    below `air_limit` (the four-fifths rule) and Fisher's exact test puts its lower approval rate below
-    `significance`: beyond the limit and statistically real."""
+    below `air_limit` (the four-fifths rule) and Fisher's exact test, Holm-corrected across the month's groups,
+    puts its lower approval rate below `significance`: beyond the limit and statistically real."""
 
-    min_group_size: int = 50
+    min_group_size: int = MIN_GROUP_SIZE
     air_limit: float = 0.80
     significance: float = 0.05
 
@@ -67,6 +77,15 @@ def known_or_unknown(values: pd.Series, levels: tuple[str, ...], name: str) -> p
     text = values.astype("string")
     known = text.where(text.isin(levels), UNKNOWN)
     return pd.Series(pd.Categorical(known, categories=[*levels, UNKNOWN]), index=values.index, name=name)
+
+
+def policy_references(rules: Sequence[policy.PolicyRule] | None = None) -> dict[str, str]:
+    """Each monitored attribute's reference group, as the policy table names it."""
+    named = policy.reference_groups(policy.policy() if rules is None else rules)
+    missing = [name for name in POLICY_ATTRIBUTES.values() if name not in named]
+    if missing:
+        raise ValueError(f"the fair-lending policy names no reference group for {', '.join(missing)}")
+    return {attribute: named[name] for attribute, name in POLICY_ATTRIBUTES.items()}
 
 
 def age_bands(days_birth: pd.Series) -> pd.Series:
@@ -136,32 +155,65 @@ def exclusion(group_count: int, min_group_size: int) -> str | None:
     if group_count == 0:
         return "no members this month"
     if group_count < min_group_size:
-        return f"too few applicants ({group_count} < {min_group_size})"
+        return f"too few to judge ({group_count} < {min_group_size})"
     return None
 
 
-def adverse_impact(table: pd.DataFrame, settings: FairnessSettings) -> tuple[str | None, str | None]:
-    """Add each judged group's adverse impact ratio against the most favoured group, Fisher's one-sided p-value
-    of its lower approval rate, and whether both flag it; returns the reference group, or why there is none."""
-    judged = table[table["excluded_from_limits"].isna()]
-    table["adverse_impact_ratio"] = np.nan
-    table["p_value"] = np.nan
+def _approved(group: pd.Series) -> int:
+    return round(group["approval_rate"] * group["count"])
+
+
+def _fisher_less(group: pd.Series, reference: pd.Series) -> float:
+    """Fisher's exact one-sided p-value that the group's approval rate is lower than the reference's."""
+    counts = [
+        [_approved(group), group["count"] - _approved(group)],
+        [_approved(reference), reference["count"] - _approved(reference)],
+    ]
+    return float(stats.fisher_exact(counts, alternative="less").pvalue)
+
+
+def adverse_impact(table: pd.DataFrame, reference_group: str, min_group_size: int) -> str | None:
+    """Add each group's adverse impact ratio against the reference group and, for the judged ones, Fisher's
+    one-sided p-value of its lower approval rate; returns why there are none, or None. Flags come later, after
+    the multiple-comparison correction across all attributes."""
+    table[["adverse_impact_ratio", "p_value", "p_holm"]] = np.nan
     table["flagged"] = False
-    if len(judged) < 2:
-        return None, f"fewer than two groups with at least {settings.min_group_size} applicants"
-    reference = judged.loc[judged["approval_rate"].idxmax()]
+    if reference_group not in set(table["group"]):
+        raise ValueError(f"reference group {reference_group!r} is not one of {list(table['group'])}")
+    reference = table.loc[table["group"] == reference_group].iloc[0]
+    if reference["count"] < min_group_size:
+        return f"reference group {reference_group} too few to judge ({reference['count']} < {min_group_size})"
     if reference["approval_rate"] == 0:
-        return None, "no group has an approved application"
-    approved_ref = round(reference["approval_rate"] * reference["count"])
-    table.loc[reference.name, "adverse_impact_ratio"] = 1.0
-    for index, group in judged.drop(index=reference.name).iterrows():
-        approved = round(group["approval_rate"] * group["count"])
-        air = group["approval_rate"] / reference["approval_rate"]
-        counts = [[approved, group["count"] - approved], [approved_ref, reference["count"] - approved_ref]]
-        p_value = float(stats.fisher_exact(counts, alternative="less").pvalue)
-        table.loc[index, ["adverse_impact_ratio", "p_value"]] = [air, p_value]
-        table.loc[index, "flagged"] = bool(air < settings.air_limit and p_value < settings.significance)
-    return str(reference["group"]), None
+        return f"reference group {reference_group} has no approved application"
+    members = table["count"] > 0
+    table.loc[members, "adverse_impact_ratio"] = table.loc[members, "approval_rate"] / reference["approval_rate"]
+    judged = table[table["excluded_from_limits"].isna() & (table["group"] != reference_group)]
+    for index, group in judged.iterrows():
+        table.loc[index, "p_value"] = _fisher_less(group, reference)
+    return None
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the given order: the i-th smallest of m times (m - i + 1), never
+    below an earlier one, at most 1. It holds the family-wise error rate whatever the tests' dependence."""
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def correct_for_multiplicity(tables: Mapping[str, pd.DataFrame], settings: FairnessSettings) -> None:
+    """Holm across every attribute's tested groups of the month, one family (a month makes a dozen comparisons;
+    uncorrected, one in two months would show a chance 'significant' gap), then flag the groups whose ratio is
+    below the limit and whose corrected p-value is below the significance level."""
+    tested = [(name, index) for name, table in tables.items() for index in table.index[table["p_value"].notna()]]
+    corrected = holm([tables[name].at[index, "p_value"] for name, index in tested])
+    for (name, index), p_holm in zip(tested, corrected, strict=True):
+        table = tables[name]
+        table.at[index, "p_holm"] = p_holm
+        beyond_limit = table.at[index, "adverse_impact_ratio"] < settings.air_limit
+        table.at[index, "flagged"] = bool(beyond_limit and p_holm < settings.significance)
 
 
 def parity(table: pd.DataFrame, min_group_size: int) -> tuple[dict[str, float | None], str | None]:
@@ -205,22 +257,30 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def assess_attribute(
+def judged_groups(
     groups: pd.Series,
     flagged: np.ndarray,
     labels: np.ndarray | None,
     probability: np.ndarray,
     settings: FairnessSettings,
-) -> dict[str, Any]:
-    """Group table with adverse impact ratios, and the between-group differences, for one protected attribute."""
-    min_group_size = settings.min_group_size
+    reference_group: str,
+) -> tuple[pd.DataFrame, str | None]:
+    """Group table of one protected attribute with adverse impact ratios and p-values (not yet corrected), and
+    why there are no ratios, if so."""
     table = group_table(flagged, labels, probability, groups)
-    table["excluded_from_limits"] = [exclusion(n, min_group_size) for n in table["count"]]
-    reference, no_reference = adverse_impact(table, settings)
+    table["excluded_from_limits"] = [exclusion(n, settings.min_group_size) for n in table["count"]]
+    return table, adverse_impact(table, reference_group, settings.min_group_size)
+
+
+def summary(
+    table: pd.DataFrame, no_ratio: str | None, labels: np.ndarray | None, settings: FairnessSettings, reference: str
+) -> dict[str, Any]:
+    """One attribute's figures: its reference group, group rows and the between-group differences."""
+    min_group_size = settings.min_group_size
     parity_values, parity_reason = parity(table, min_group_size)
     odds_value, odds_reason = equalised_odds(labels, table, min_group_size)
     not_evaluated = {
-        "adverse_impact_ratio": no_reference,
+        "adverse_impact_ratio": no_ratio,
         "demographic_parity_difference": parity_reason,
         "equalized_odds_difference": odds_reason,
     }
@@ -233,33 +293,67 @@ def assess_attribute(
     }
 
 
-def assess(month: str, frame: pd.DataFrame, settings: FairnessSettings) -> Fairness:
-    """Fairness figures of a month: forecasts (probability, decision) joined to CODE_GENDER, DAYS_BIRTH, TARGET."""
+def assess(
+    month: str, frame: pd.DataFrame, settings: FairnessSettings, references: Mapping[str, str] | None = None
+) -> Fairness:
+    """Fairness figures of a month: forecasts (probability, decision) joined to CODE_GENDER, DAYS_BIRTH, TARGET;
+    each attribute's groups against its reference group (the policy table's unless `references` names them)."""
+    references = dict(references or policy_references())
     labelled = schema.TARGET_COLUMN in frame.columns and bool(frame[schema.TARGET_COLUMN].notna().all())
     labels = frame[schema.TARGET_COLUMN].to_numpy(dtype="int64") if labelled else None
     flagged = (frame["decision"] != "approve").to_numpy(dtype="int64")
     probability = frame["default_probability"].to_numpy(dtype="float64")
+    judged = {
+        name: judged_groups(groups, flagged, labels, probability, settings, references[name])
+        for name, groups in sensitive_attributes(frame).items()
+    }
+    correct_for_multiplicity({name: table for name, (table, _) in judged.items()}, settings)
     return Fairness(
         month=month,
         rows=len(frame),
         labelled=labelled,
         limits=asdict(settings),
         attributes={
-            name: assess_attribute(groups, flagged, labels, probability, settings)
-            for name, groups in sensitive_attributes(frame).items()
+            name: summary(table, no_ratio, labels, settings, references[name])
+            for name, (table, no_ratio) in judged.items()
         },
     )
 
 
+def warning_figures(result: Fairness) -> list[dict[str, Any]]:
+    """The figures behind each flagged group: its size and approval rate, its reference's, AIR, p and Holm p."""
+    found = []
+    for attribute, figures in result.attributes.items():
+        rows = {group["group"]: group for group in figures["groups"]}
+        reference = rows[figures["reference_group"]]
+        found += [
+            {
+                "attribute": attribute,
+                "group": group["group"],
+                "n": group["count"],
+                "approval_rate": group["approval_rate"],
+                "reference_group": reference["group"],
+                "reference_n": reference["count"],
+                "reference_approval_rate": reference["approval_rate"],
+                "adverse_impact_ratio": group["adverse_impact_ratio"],
+                "p_value": group["p_value"],
+                "p_holm": group["p_holm"],
+            }
+            for group in figures["groups"]
+            if group["flagged"]
+        ]
+    return found
+
+
 def disparities(result: Fairness) -> list[str]:
-    """One line per flagged group: attribute, group, adverse impact ratio, p-value, size and reference group."""
+    """One line per flagged group: its size, approval rate against the reference group's, AIR, p and Holm p."""
+    limits = result.limits
     return [
-        f"{attribute} {group['group']}: adverse impact ratio {group['adverse_impact_ratio']:.3f} < "
-        f"{result.limits['air_limit']:.2f} (p = {group['p_value']:.2g}, n = {group['count']}, "
-        f"against {figures['reference_group']})"
-        for attribute, figures in result.attributes.items()
-        for group in figures["groups"]
-        if group["flagged"]
+        f"{w['attribute']} {w['group']}: n = {w['n']}, approved {w['approval_rate']:.3f} against "
+        f"{w['reference_approval_rate']:.3f} for reference {w['reference_group']} (n = {w['reference_n']}), "
+        f"AIR {w['adverse_impact_ratio']:.3f} < {limits['air_limit']:.2f}, p = {w['p_value']:.2g}, "
+        f"Holm-corrected p = {w['p_holm']:.2g} < {limits['significance']:g}"
+        for w in warning_figures(result)
     ]
 
 
@@ -283,7 +377,12 @@ def no_significant_adverse_impact(result: Fairness) -> Verdict:
         passed=not found,
         description="; ".join(found) if found else f"{len(ratios)} judged group(s): no significant adverse impact",
         severity=Severity.WARN,
-        figures={"adverse_impact_ratios": ratios, "not_evaluated": not_evaluated(result), "limits": result.limits},
+        figures={
+            "warnings": warning_figures(result),
+            "adverse_impact_ratios": ratios,
+            "not_evaluated": not_evaluated(result),
+            "limits": result.limits,
+        },
     )
 
 
@@ -304,6 +403,7 @@ DECISION_COLUMNS = {
     "approval_rate": "approved",
     "adverse_impact_ratio": "AIR",
     "p_value": "p",
+    "p_holm": "p (Holm)",
     "flagged": "flagged",
 }
 OUTCOME_COLUMNS = {
@@ -316,15 +416,21 @@ OUTCOME_COLUMNS = {
 }
 
 
-def short_exclusion(reason: str | None, min_group_size: int) -> str:
-    """Why a group is not judged, in a few characters ('' when it is)."""
-    return "" if reason is None else f"not judged: n < {min_group_size}"
+def short_note(group: dict[str, Any], min_group_size: int, reference: str) -> str:
+    """In a few characters: 'reference' for the reference group, and why a group is not judged."""
+    notes = ["reference" if group["group"] == reference else ""]
+    if group["count"] == 0:
+        notes.append("no members")
+    elif group["excluded_from_limits"] is not None:
+        notes.append(f"too few to judge (n < {min_group_size})")
+    return ", ".join(note for note in notes if note)
 
 
-def decision_table(groups: list[dict[str, Any]], min_group_size: int) -> pd.DataFrame:
-    """Per group: size, approval rate, adverse impact ratio, p-value, flag, and why a group is not judged."""
+def decision_table(groups: list[dict[str, Any]], min_group_size: int, reference: str) -> pd.DataFrame:
+    """Per group: size, approval rate, adverse impact ratio, p-value raw and Holm-corrected, flag, and a note
+    naming the reference group and why a group is not judged."""
     table = pd.DataFrame(groups)[list(DECISION_COLUMNS)].rename(columns=DECISION_COLUMNS)
-    table["note"] = [short_exclusion(group["excluded_from_limits"], min_group_size) for group in groups]
+    table["note"] = [short_note(group, min_group_size, reference) for group in groups]
     return table
 
 
