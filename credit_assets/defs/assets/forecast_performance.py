@@ -53,6 +53,8 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
                     key: getattr(result, key)
                     for key in ("roc_auc", "brier", "validation_roc_auc", "positive_rate", "mean_predicted")
                 },
+                "in_the_large": result.in_the_large,
+                "approved_in_the_large": result.approved_in_the_large,
                 "calibration": table(calibration),
                 "calibration_plot": image(calibration_png, "calibration"),
                 "backtest": table(history),
@@ -74,7 +76,9 @@ def auc_holds_up(context: dg.AssetCheckExecutionContext, storage: StorageResourc
 @monthly_check(
     asset=forecast_performance,
     description="Once labelled, no score band's default rate is clearly off its probability (binomial test per band, "
-    f"{performance.CALIBRATION_SIGNIFICANCE} Bonferroni-corrected).",
+    f"{performance.CALIBRATION_SIGNIFICANCE} Bonferroni-corrected) and the month's defaults, of all applicants and of "
+    "the approved ones, match the sum of their probabilities (calibration in the large, normal approximation, "
+    f"{performance.IN_THE_LARGE_SIGNIFICANCE} shared by the two tests).",
 )
 def calibrated(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     stored = storage.read_report(context, forecast_performance, context.partition_key, RESULT_FILE)
