@@ -1,6 +1,7 @@
 """features -> model -> forecasts -> forecast_performance and the governance assets with real LightGBM, optbinning and
 Optuna on small generated data."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,6 +193,28 @@ def test_champion_gate_blocks_a_model_trained_on_shuffled_labels(scored: Storage
     decision = registry(scored).decision(THIRD)
     assert decision["champion"] is None and len(decision["candidates"]) == 2  # refused, logged, both kept
     assert all(registry(scored).load(c["version"]) for c in decision["candidates"])
+    assert not scored.store.table_path("forecasts", THIRD).exists()
+
+
+def test_a_model_wired_to_a_protected_feature_is_refused_in_the_run(
+    scored: StorageResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A developer makes the applicant's age a model input: the run trains, the check fails and blocks."""
+    [age] = [feature for feature in catalogue.catalogue() if feature.name == "AGE_YEARS"]
+    wired = [*catalogue.model_inputs(), dataclasses.replace(age, role=schema.Role.INPUT)]
+    monkeypatch.setattr(catalogue, "model_inputs", lambda: wired)
+    for month in MONTHS:
+        assert materialize_month(scored, month, ["features"]).success
+    assert "AGE_YEARS" in scored.store.read_table("features", THIRD).columns
+    result = materialize_month(scored, THIRD, SCORE_ONLY, model_config={"retune": "never"})
+    assert not result.success
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_protected_inputs"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.description == "the model uses protected: AGE_YEARS"
+    assert f"No model promoted for {THIRD}" in failure_message(result)
+    decision = registry(scored).decision(THIRD)
+    assert decision["champion"] is None
+    assert all("AGE_YEARS" in registry(scored).load(c["version"]).card.features for c in decision["candidates"])
     assert not scored.store.table_path("forecasts", THIRD).exists()
 
 
