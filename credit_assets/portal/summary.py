@@ -3,7 +3,7 @@ reasons, the checks that did not pass and the trends across months."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 import dagster as dg
@@ -14,8 +14,8 @@ from credit_assets.portal.status import latest_metadata, month_runs
 
 TREND_MONTHS = 12  # the newest scored months the trends show
 AIR, GROUP, GROUP_SIZE = (DECISION_COLUMNS[name] for name in ("adverse_impact_ratio", "group", "count"))
-# The score chart's drawing area in SVG user units: bars between LEFT and RIGHT, from BOTTOM up to TOP.
-LEFT, RIGHT, TOP, BOTTOM = 48.0, 588.0, 12.0, 172.0
+# The score chart in SVG user units: WIDTH by HEIGHT, bars between LEFT and RIGHT, from BOTTOM up to TOP.
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 600, 212, 48.0, 576.0, 12.0, 172.0
 CUTOFF_LABELS = {"review_cutoff": "review from", "decline_cutoff": "decline from"}  # forecasts metadata names
 
 
@@ -67,6 +67,12 @@ class ScoreChart:
     tallest: int
     cutoffs: list[Cutoff]
     ticks: list[tuple[str, float]]  # x-axis labels and their positions
+    width: ClassVar[int] = WIDTH
+    height: ClassVar[int] = HEIGHT
+    left: ClassVar[float] = LEFT
+    right: ClassVar[float] = RIGHT
+    top: ClassVar[float] = TOP
+    bottom: ClassVar[float] = BOTTOM
 
 
 @dataclass(frozen=True)

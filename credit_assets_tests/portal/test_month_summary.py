@@ -52,10 +52,6 @@ def forecasts_of(store: ArtifactStore, month: str) -> pd.DataFrame:
     return pd.read_csv(store.forecasts_dir / f"forecasts_{month}.csv", keep_default_na=False)
 
 
-def forecast_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> dict:
-    return status.latest_metadata(instance, asset, month)[1]
-
-
 def test_the_months_page_shows_decision_counts_and_shares_and_links_the_summary(
     client: TestClient, store: ArtifactStore
 ) -> None:
@@ -69,8 +65,8 @@ def test_the_months_page_shows_decision_counts_and_shares_and_links_the_summary(
     assert f'href="/months/{SECOND}"' in row
 
 
-def test_a_months_summary_shows_counts_chart_reasons_and_the_checks_that_did_not_pass(
-    client: TestClient, store: ArtifactStore, scored: tuple[Path, dict]
+def test_a_months_summary_shows_counts_chart_reasons_challenger_and_the_checks_that_did_not_pass(
+    client: TestClient, store: ArtifactStore, scored: tuple[Path, dict], instance: dg.DagsterInstance
 ) -> None:
     log_in(client, "victor")
     answer = client.get(f"/months/{SECOND}")
@@ -94,6 +90,9 @@ def test_a_months_summary_shows_counts_chart_reasons_and_the_checks_that_did_not
     expected = given[given != NO_REASON].value_counts().head(TOP_REASONS)
     shown = re.findall(r'<tr class="reason"><td>([^<]*)</td><td>([\d,]+)</td>', page)
     assert [(html.unescape(reason), count) for reason, count in shown] == [(r, f"{n:,}") for r, n in expected.items()]
+    comparison = status.latest_metadata(instance, "model_comparison", SECOND)[1]["month"].records
+    for row in (record.data for record in comparison):
+        assert f"<tr><td>{row['role']}</td><td>{row['family']}</td><td>{row['forecast_auc']:.3f}</td>" in page
     not_passed = [e for e in scored[1][SECOND].get_asset_check_evaluations() if not e.passed]
     assert not_passed  # the small months' fair-lending check warns: the page must say so
     for evaluation in not_passed:
@@ -115,7 +114,7 @@ def test_the_trends_show_every_scored_month_with_its_figures(
     for month in (SECOND, FIRST):
         row = page[page.index(f'id="trend-{month}"') :].split("</tr>", 1)[0]
         approved = (forecasts_of(store, month)["decision"] == "approve").mean()
-        performance = forecast_metadata(instance, "forecast_performance", month)
+        performance = status.latest_metadata(instance, "forecast_performance", month)[1]
         in_the_large = performance["in_the_large"]
         assert f"{100 * approved:.1f} %" in row and f"{performance['roc_auc']:.3f}" in row
         assert f"{100 * in_the_large['observed_rate']:.1f} % / {100 * in_the_large['expected_rate']:.1f} %" in row
