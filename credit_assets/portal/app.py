@@ -33,10 +33,10 @@ LOGGER = logging.getLogger(__name__)
 
 def action_of(path: str) -> str:
     """The audited action a request path stands for."""
-    first = path.strip("/").split("/", 1)[0]
-    return {"login": "login", "logout": "logout", "upload": "upload", "months": "download", "": "page"}.get(
-        first, "request"
-    )
+    parts = path.strip("/").split("/")
+    if parts[0] == "months":
+        return "download" if len(parts) > 2 else "summary"
+    return {"login": "login", "logout": "logout", "upload": "upload", "": "page"}.get(parts[0], "request")
 
 
 def _refused_too_large(scope: Scope) -> None:

@@ -26,7 +26,7 @@ VERIFY_COMMAND = "credit-assets audit verify"
 @dataclass(frozen=True)
 class AuditEvent:
     user: str | None
-    action: str  # login, logout, upload, download, page, request
+    action: str  # login, logout, upload, download, summary, page, request
     outcome: str  # ok, or what was refused and why in a few words
     month: str | None = None
     file: str | None = None

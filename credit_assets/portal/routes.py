@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import sha256_of
-from credit_assets.portal import status, upload
+from credit_assets.portal import status, summary, upload
 from credit_assets.portal.audit import AuditEvent
 from credit_assets.portal.security import CSRF_FIELD, new_csrf_token
 from credit_assets.portal.users import NAME_PATTERN, User
@@ -109,6 +109,8 @@ def months(request: Request) -> Response:
         partitions=partitions[::-1],
         suggested=following or partitions[-1],
         refresh=any(s.state in IN_PROGRESS_STATES for s in statuses),
+        trends=summary.trends(portal.instance, shown),
+        sparkline=summary.sparkline,
         dagster_url=portal.settings.dagster_url,
         downloads=DOWNLOADS,
         max_upload_mib=portal.settings.max_upload_bytes >> 20,
@@ -168,6 +170,29 @@ def _land(request: Request, user: User, month: str, sent: UploadFile, replace_co
     outcome = "landed" if result.passed else f"refused: {len(result.problems)} problem(s)"
     audit(request, replace(event, outcome=outcome, file_sha256=digest))
     return page(request, "upload.html", 200 if result.passed else 422, month=month, result=result, sha256=digest)
+
+
+@router.get("/months/{month}")
+def month_summary(request: Request, month: str) -> Response:
+    """One scored month for analysts: decisions, score chart, top reasons, checks that did not pass, trends."""
+    user, portal = current_user(request), portal_of(request)
+    store = portal.settings.store
+    try:
+        month = portal.checked_month(month)
+        found = summary.month_summary(portal.instance, month, portal.settings.dagster_url)
+        if found is None:
+            raise Refused(404, "Not there yet", status.not_produced(month, "summary"))
+    except Refused as refusal:
+        audit(request, AuditEvent(user.name, "summary", f"refused: {refusal.title.lower()}", month))
+        raise
+    return page(
+        request,
+        "summary.html",
+        summary=found,
+        trends=summary.trends(portal.instance, status.known_months(portal.instance, store, portal.partitions)),
+        sparkline=summary.sparkline,
+        dagster_url=portal.settings.dagster_url,
+    )
 
 
 @router.get("/months/{month}/{name}")

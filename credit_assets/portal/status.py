@@ -13,6 +13,7 @@ from credit_assets.defs.jobs import ingest_month
 from credit_assets.defs.landing_sensor import LANDING_SHA256_TAG
 
 PARTITION_TAG = "dagster/partition"
+MONTH_RUNS = 20  # a month's newest runs the portal reads: its own, reruns and the automation's report refreshes
 IN_PROGRESS = {
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -69,6 +70,7 @@ class MonthStatus:
     run_id: str | None = None
     model_version: str | None = None
     decision_shares: dict[str, float] = field(default_factory=dict)
+    decision_counts: dict[str, int] = field(default_factory=dict)
     labelled: bool = False
     forecast_auc: float | None = None
 
@@ -94,7 +96,7 @@ class FileHashes:
         return self._known[path][1]
 
 
-def _latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tuple[str, dict[str, Any]] | None:
+def latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tuple[str, dict[str, Any]] | None:
     """(run id, metadata values) of the asset's newest materialisation of the month."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[month]), limit=1
@@ -105,10 +107,16 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tu
     return records[0].run_id, {key: value.value for key, value in metadata.items()}
 
 
+def month_runs(instance: dg.DagsterInstance, month: str) -> list[dg.DagsterRun]:
+    """The month's MONTH_RUNS newest runs, newest first."""
+    return list(instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: month}), limit=MONTH_RUNS))
+
+
 def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | None:
     """The month's newest run that read its landing file (not a report refreshed by automation after labels)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: month}), limit=20)
-    reading = (run for run in runs if not run.asset_selection or RAW_APPLICATIONS in run.asset_selection)
+    reading = (
+        run for run in month_runs(instance, month) if not run.asset_selection or RAW_APPLICATIONS in run.asset_selection
+    )
     return next(reading, None)
 
 
@@ -152,7 +160,7 @@ def _run_source(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
     """The SHA-256 of the landing file a run read: its sensor tag, else its raw_applications metadata."""
     if LANDING_SHA256_TAG in run.tags:
         return run.tags[LANDING_SHA256_TAG]
-    raw = _latest_metadata(instance, "raw_applications", run.tags[PARTITION_TAG])
+    raw = latest_metadata(instance, "raw_applications", run.tags[PARTITION_TAG])
     return raw[1].get(SOURCE_SHA256) if raw and raw[0] == run.run_id else None
 
 
@@ -169,11 +177,11 @@ def month_status(
     if run.status != dg.DagsterRunStatus.SUCCESS:
         reasons = failure_reasons(instance, run.run_id)
         return MonthStatus(month, "failed", " | ".join(reasons) or run.status.value.lower(), run.run_id)
-    forecasts = _latest_metadata(instance, "forecasts", month)
+    forecasts = latest_metadata(instance, "forecasts", month)
     if forecasts is None:
         detail = history_note(month) if month == FIRST_MONTH else "validated; not scored yet"
         return MonthStatus(month, "ingested", detail, run.run_id)
-    performance = _latest_metadata(instance, "forecast_performance", month)
+    performance = latest_metadata(instance, "forecast_performance", month)
     labelled = bool(performance and performance[1].get("labelled"))
     return MonthStatus(
         month,
@@ -182,6 +190,7 @@ def month_status(
         run.run_id,
         model_version=forecasts[1].get("model_version"),
         decision_shares=forecasts[1].get("decision_shares") or {},
+        decision_counts=forecasts[1].get("decision_counts") or {},
         labelled=labelled,
         forecast_auc=performance[1].get("roc_auc") if labelled else None,
     )

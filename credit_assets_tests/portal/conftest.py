@@ -45,10 +45,15 @@ def ingested_history(tmp_path_factory: pytest.TempPathFactory, small_landing: Pa
     storage = storage_with(root, small_landing, [HISTORY])
     result = materialize_month(storage, HISTORY, instance=instance)
     assert result.success, failure_message(result)
-    users = UserStore(storage.store.portal_users_file)
+    add_users(storage.store)
+    return root
+
+
+def add_users(store: ArtifactStore) -> None:
+    """The tests' two portal users: olga uploads, victor views."""
+    users = UserStore(store.portal_users_file)
     users.add("olga", Role.UPLOADER, PASSWORDS["olga"])
     users.add("victor", Role.VIEWER, PASSWORDS["victor"])
-    return root
 
 
 @pytest.fixture

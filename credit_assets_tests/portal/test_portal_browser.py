@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import dagster as dg
 import pytest
@@ -15,6 +16,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
+from credit_assets.defs.assets.forecasts import PROBABILITY_BANDS
 from credit_assets.defs.storage import StorageResource
 from credit_assets.portal.audit import AuditLog
 from credit_assets.portal.users import Role, UserStore
@@ -212,3 +214,24 @@ def test_the_audit_log_holds_every_action(portal: Portal) -> None:
     assert sorted(entry["file"] for entry in downloads) == ["documentation.html", "forecasts.csv", "notices.csv"]
     assert all(len(entry["file_sha256"]) == 64 and entry["month"] == UPLOADED for entry in downloads)
     assert [entry["user"] for entry in entries if entry["action"] == "login"] == ["olga", "victor", "olga"]
+
+
+def test_a_scored_months_summary_draws_its_chart_within_the_content_security_policy(page: Page) -> None:
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    log_in(page, "victor")
+    page.locator(f"#month-{UPLOADED}").get_by_role("link", name=UPLOADED).click()
+    chart = page.get_by_role("img", name=f"Applications of {UPLOADED} per default-probability band, by decision")
+    expect(chart.locator("g.bar")).to_have_count(PROBABILITY_BANDS)
+    box = chart.bounding_box()
+    assert box and box["width"] > 500 and box["height"] > 150  # drawn at size: the stylesheet applies
+    expect(page.get_by_role("heading", name="Top reasons")).to_be_visible()
+    expect(page.get_by_role("heading", name="Trends")).to_be_visible()
+    screenshot(page, "portal", "6-month-summary", full_page=True)
+    assert not [text for text in console if "Content Security Policy" in text], console
+    link = page.get_by_role("link", name="the check in Dagster").first  # the small month's fair-lending warning
+    check = parse_qs(urlparse(link.get_attribute("href")).query)["checkDetail"][0]
+    link.click()
+    expect(page).to_have_url(re.compile(rf"/assets/\w+\?view=checks&checkDetail={check}$"))
+    expect(page.get_by_text(check).first).to_be_visible()  # the Dagster UI opened the check itself
+    screenshot(page, "portal", "7-check-in-dagster")
