@@ -147,13 +147,73 @@ def measure(rows: int, rows_per_month: int, seed: int, work: Path) -> dict[str, 
     return {"rows": rows, "rows_per_month": rows_per_month, "seed": seed, "seconds": seconds, "months": scored}
 
 
+def large_text(found: dict[str, Any]) -> str:
+    return f"{found['observed']} / {found['expected']:.0f} (z {found['z']:+.1f}, p {found['p']:.2g})"
+
+
+def month_rows(label: str, run: dict[str, Any]) -> list[str]:
+    """One Markdown row per month: AUC, calibration in the large, the calibrated check, reasons per notice."""
+    rows = []
+    for m in run["months"]:
+        counts = m["reasons"]["share_by_reason_count"]
+        shares = ", ".join(f"{k}: {counts[k]:.0%}" for k in sorted(counts, key=int))
+        check = m["checks"]["calibrated"]
+        verdict = "passes" if check["passed"] else "warns"
+        rows.append(
+            f"| {label} | {m['month']} | {m['model']['train_rows']:,} | {m['auc']:.4f} | "
+            f"{large_text(m['in_the_large'])} | {large_text(m['approved_in_the_large'])} | {verdict} | {shares} | "
+            f"{m['reasons']['share_naming_external_scores_twice_or_more']:.0%} |"
+        )
+    return rows
+
+
+def fairness_rows(table: list[dict[str, Any]]) -> list[str]:
+    keys = list(table[0])
+    return [f"| {' | '.join(keys)} |", f"|{'---|' * len(keys)}"] + [
+        f"| {' | '.join('' if row[k] is None else str(row[k]) for k in keys)} |" for row in table
+    ]
+
+
+def report(runs: dict[str, dict[str, Any]]) -> str:
+    """Markdown comparing runs (label -> figures): per-month figures, top reasons and the last month's fairness."""
+    lines = [
+        "| code | month | training rows | AUC | defaults observed / expected, all | approved | `calibrated` "
+        "| notices by number of reasons | notices naming external scores twice |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in runs.items():
+        lines += month_rows(label, run)
+    for label, run in runs.items():
+        last = run["months"][-1]
+        top = "; ".join(f"{r['reason']} {r['share']:.0%}" for r in last["reasons"]["top_reasons"][:6])
+        lines += [
+            "",
+            f"**{label}, {last['month']}: most frequent reasons** ({last['reasons']['notices']:,} notices): {top}",
+        ]
+    for label, run in runs.items():
+        last = run["months"][-1]
+        lines += ["", f"**{label}, {last['month']}: fairness (decisions)**", ""]
+        for attribute, table in last["fairness"].items():
+            lines += [f"{attribute}:", "", *fairness_rows(table), ""]
+        warning = last["checks"].get("no_significant_adverse_impact", {})
+        lines += [f"Check `no_significant_adverse_impact`: {warning.get('description')}"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=11_873)
     parser.add_argument("--rows-per-month", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="where the figures go as JSON")
+    parser.add_argument(
+        "--report", nargs="+", metavar="LABEL=FILE", help="instead of measuring, print Markdown comparing stored runs"
+    )
     args = parser.parse_args()
+    if args.report:
+        runs = dict(item.split("=", 1) for item in args.report)
+        print(report({label: json.loads(Path(path).read_text()) for label, path in runs.items()}), end="")
+        return
     work = Path(tempfile.mkdtemp(prefix="validator-figures-", dir="/var/tmp"))
     try:
         found = measure(args.rows, args.rows_per_month, args.seed, work)
