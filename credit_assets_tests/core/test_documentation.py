@@ -10,6 +10,7 @@ from credit_assets.core.features import feature_names
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.modeling.documentation import PackInputs, p_text, render
+from credit_assets_tests.support.browser import chromium
 
 VERSION = "lightgbm-0123456789abcdef"
 WINDOW = {
@@ -216,7 +217,7 @@ def test_fairness_table_reads_attribute_group_then_the_judged_figures_with_p_val
 def test_no_nonzero_number_shows_as_zero() -> None:
     text = render(pack())
     assert "0.0000" not in text
-    assert column(table_with(text, "params_lambda_l1"), "params_lambda_l1") == ["2.30e-05", "6.25e-01"]
+    assert column(table_with(text, "params lambda l1"), "params lambda l1") == ["2.30e-05", "6.25e-01"]
     assert "<dt>lambda_l1</dt><dd>2.30e-05</dd>" in text
 
 
@@ -235,3 +236,32 @@ def test_a_split_month_is_listed_once_with_the_split_point() -> None:
     change = items(table_with(text, "before"))
     assert change["training months"] == ["none", "2020-08"] and change["validation months"] == ["2020-09", "2020-10"]
     assert [month[:7] for month in change["split month"]] == ["2020-08", "2020-09"]
+
+
+def test_wide_tables_get_the_fitting_layout_and_the_page_has_print_rules() -> None:
+    text = render(pack())
+    assert table_with(text, "AIR")["class"] == "wide" and table_with(text, "before")["class"] is None
+    for rule in ("table.wide{font-size:.75em;table-layout:fixed;width:100%}", "overflow-wrap:anywhere", "@media print"):
+        assert rule in text
+
+
+# A 1000px window, and the text width of A4 and of US letter with the pack's 12 mm print margins at 96 dpi.
+PAGES = [("screen", 1000), ("print", 703), ("print", 725)]
+
+
+def test_every_table_fits_a_screen_and_a_printed_page() -> None:
+    text = render(pack())
+    with chromium() as browser:
+        for media, width in PAGES:
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            page.emulate_media(media=media)
+            page.set_content(text)
+            overflowing = page.evaluate(
+                """() => [...document.querySelectorAll('table, td, th')]
+                    .filter(box => box.scrollWidth > box.clientWidth + 1
+                        || box.getBoundingClientRect().right > document.body.getBoundingClientRect().right + 1)
+                    .map(box => box.textContent.slice(0, 40))"""
+            )
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (media, width)
+            assert overflowing == [], (media, width)
+            page.close()

@@ -54,6 +54,8 @@ class PackInputs:
 # Columns holding p-values, under the names the stored reports and the fairness monitor's tables give them.
 P_VALUE_COLUMNS = {"p", "p (Holm)", "p_value", "p_holm", "ks_pvalue"}
 SMALLEST_P = "< 1e-300"  # a p-value that underflowed to 0: below the smallest positive double
+# Beyond this many columns a table gets the smaller type and fixed layout of .wide to fit an A4 page.
+WIDE_COLUMNS = 7
 
 
 def esc(value: Any) -> str:
@@ -99,17 +101,25 @@ def cell(value: Any, number: Callable[[float], str]) -> str:
     return esc(number(value)) if isinstance(value, float) else esc(value)
 
 
+def numeric(value: Any) -> str:
+    """The class attribute of a number's cell (kept whole and right-aligned)."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool) and not blank(value)
+    return " class='n'" if is_number else ""
+
+
 def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    """Rows as an HTML table, each column in one format."""
+    """Rows as an HTML table, each column in one format; headers with spaces for underscores so they wrap."""
     if not rows:
         return "<p class='missing'>No rows.</p>"
     columns = columns or list(rows[0])
     formats = {c: formatter(c, [row.get(c) for row in rows]) for c in columns}
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    wide = " class='wide'" if len(columns) > WIDE_COLUMNS else ""
+    head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{cell(row.get(c), formats[c])}</td>" for c in columns) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td{numeric(row.get(c))}>{cell(row.get(c), formats[c])}</td>" for c in columns) + "</tr>"
+        for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def facts(pairs: dict[str, Any]) -> str:
@@ -260,13 +270,21 @@ def image_html(images: dict[str, bytes]) -> str:
     )
 
 
+# Tables fit the page (a 1000px window, A4 or letter in print): long text and headers wrap anywhere, numbers
+# stay whole and right-aligned, tables of many columns take smaller type and share the width out evenly.
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 h1{border-bottom:3px solid #335;padding-bottom:.3em}h2{border-bottom:1px solid #ccc;margin-top:2em}
-table{border-collapse:collapse;margin:.5em 0;font-size:.85em}
-td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
-th{background:#eef}.missing{color:#a33}figure{display:inline-block;margin:.5em}img{max-width:520px}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em;max-width:100%}
+table.wide{font-size:.75em;table-layout:fixed;width:100%}
+td,th{border:1px solid #ccc;padding:.2em .4em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+td.n{text-align:right;white-space:nowrap}
+th{background:#eef}.missing{color:#a33}figure{display:inline-block;margin:.5em}img{max-width:min(520px,100%)}
+dl{margin:0}dt{font-weight:600}dd{margin:0 0 .2em 1em}
 nav a{margin-right:1em}code{background:#f4f4f4}
+@page{margin:12mm}
+@media print{body{max-width:none;margin:0;padding:0}table{font-size:.7em}table.wide{font-size:.6em}
+tr,figure{break-inside:avoid}}
 """
 
 
