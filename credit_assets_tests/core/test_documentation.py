@@ -265,3 +265,12 @@ def test_every_table_fits_a_screen_and_a_printed_page() -> None:
             assert page.evaluate("document.documentElement.scrollWidth") <= width, (media, width)
             assert overflowing == [], (media, width)
             page.close()
+
+
+def test_calibration_in_the_large_shows_both_populations() -> None:
+    found = table_with(render(pack()), "expected defaults")
+    assert column(found, "applicants") == ["all applicants", "approved applicants"]
+    assert column(found, "p value") == ["0.9", "0.03"] and column(found, "passed") == ["True", "False"]
+    # Stored before calibration in the large was measured: neither key exists.
+    unmeasured = stored({key: value for key, value in PERFORMANCE.items() if "in_the_large" not in key})
+    assert "Calibration in the large" not in render(pack(performance=unmeasured))

@@ -19,6 +19,7 @@ from credit_assets.core.features import catalogue, monotone_directions
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.monitoring.fairness import decision_table, outcome_table
+from credit_assets.core.monitoring.performance import IN_THE_LARGE_POWER, IN_THE_LARGE_SIGNIFICANCE, Performance
 
 LIMITATIONS = [
     "Labels exist only for approved loans in a real portfolio: there is no reject inference, so the bad rates "
@@ -54,6 +55,18 @@ class PackInputs:
 # Columns holding p-values, under the names the stored reports and the fairness monitor's tables give them.
 P_VALUE_COLUMNS = {"p", "p (Holm)", "p_value", "p_holm", "ks_pvalue"}
 SMALLEST_P = "< 1e-300"  # a p-value that underflowed to 0: below the smallest positive double
+IN_THE_LARGE_COLUMNS = [
+    "applicants",
+    "rows",
+    "expected_defaults",
+    "observed_defaults",
+    "expected_rate",
+    "observed_rate",
+    "z",
+    "p_value",
+    "detectable_excess",
+    "passed",
+]
 # Beyond this many columns a table gets the smaller type and fixed layout of .wide to fit an A4 page.
 WIDE_COLUMNS = 7
 
@@ -254,12 +267,27 @@ def economics_html(economics: dict[str, Any] | None) -> str:
     ) + table(economics["policies"], [c for c in columns if c in economics["policies"][0]])
 
 
-def performance_html(performance: dict[str, Any] | None) -> str:
-    """The month's forecast performance."""
-    if performance is None:
+def performance_html(stored: dict[str, Any] | None) -> str:
+    """The month's forecast performance and, once labelled, its calibration in the large."""
+    if stored is None:
         return missing("forecast performance", "forecast_performance")
+    # Read through the record so that results stored before calibration in the large get its empty default.
+    result = Performance.from_dict(stored)
     keys = ("labelled", "roc_auc", "brier", "positive_rate", "mean_predicted")
-    return "<h3>Forecast performance of the month</h3>" + facts({k: performance.get(k) for k in keys})
+    tested = {"all applicants": result.in_the_large, "approved applicants": result.approved_in_the_large}
+    rows = [{"applicants": name, **found} for name, found in tested.items() if found]
+    return (
+        "<h3>Forecast performance of the month</h3>"
+        + facts({key: getattr(result, key) for key in keys})
+        + (
+            "<h3>Calibration in the large</h3><p>The month's observed defaults against the sum of their predicted "
+            f"probabilities, two-sided z-test, {IN_THE_LARGE_SIGNIFICANCE} shared by the two populations; the "
+            f"detectable excess is the smallest relative excess of defaults found with {IN_THE_LARGE_POWER:.0%} "
+            "power.</p>" + table(rows, IN_THE_LARGE_COLUMNS)
+            if rows
+            else ""
+        )
+    )
 
 
 def image_html(images: dict[str, bytes]) -> str:
