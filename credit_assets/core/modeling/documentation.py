@@ -107,11 +107,12 @@ def cell(value: Any, number: Callable[[float], str]) -> str:
     if isinstance(value, dict):
         items = "".join(f"<dt>{esc(k)}</dt><dd>{cell(v, formatter(k, [v]))}</dd>" for k, v in value.items())
         return f"<dl>{items}</dl>"
-    if isinstance(value, list):
-        return esc(", ".join(map(str, value)))
     if blank(value):
         return ""
-    return esc(number(value)) if isinstance(value, float) else esc(value)
+    if isinstance(value, float):
+        return esc(number(value))
+    # A break opportunity after each underscore lets a long column name wrap between its words, not inside them.
+    return esc(", ".join(map(str, value)) if isinstance(value, list) else value).replace("_", "_<wbr>")
 
 
 def numeric(value: Any) -> str:
@@ -298,14 +299,15 @@ def image_html(images: dict[str, bytes]) -> str:
     )
 
 
-# Tables fit the page (a 1000px window, A4 or letter in print): long text and headers wrap anywhere, numbers
-# stay whole and right-aligned, tables of many columns take smaller type and share the width out evenly.
+# Tables fit the page (a 1000px window, A4 or letter in print): text wraps at spaces and underscores (a word
+# breaks only where it cannot fit), numbers stay whole and right-aligned, tables of many columns take smaller
+# type and share the width out evenly.
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 h1{border-bottom:3px solid #335;padding-bottom:.3em}h2{border-bottom:1px solid #ccc;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.85em;max-width:100%}
 table.wide{font-size:.75em;table-layout:fixed;width:100%}
-td,th{border:1px solid #ccc;padding:.2em .4em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+td,th{border:1px solid #ccc;padding:.2em .4em;text-align:left;vertical-align:top;overflow-wrap:break-word}
 td.n{text-align:right;white-space:nowrap}
 th{background:#eef}.missing{color:#a33}figure{display:inline-block;margin:.5em}img{max-width:min(520px,100%)}
 dl{margin:0}dt{font-weight:600}dd{margin:0 0 .2em 1em}
