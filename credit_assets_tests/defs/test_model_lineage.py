@@ -286,6 +286,7 @@ def test_the_documentation_pack_names_the_version_window_and_hashes(scored: Stor
     assert f"Model documentation: {champion.version}" in pack
     for fact in (window["train_sha256"], window["validation_sha256"], *window["train_months"], "no reject inference"):
         assert fact in pack
+    assert "<h3>Calibration in the large</h3>" in pack  # the month's stored forecast_performance reaches the pack
     assert pack == (scored.store.artifact_dir("model_documentation", SECOND) / "documentation.html").read_text()
 
 

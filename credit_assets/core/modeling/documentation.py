@@ -8,7 +8,8 @@ artifacts; a section whose artifact does not exist yet says so rather than being
 
 import base64
 import html
-import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ import pandas as pd
 from credit_assets.core.features import catalogue, monotone_directions
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.comparison import COLUMNS
+from credit_assets.core.monitoring.fairness import decision_table, outcome_table
+from credit_assets.core.monitoring.performance import IN_THE_LARGE_POWER, IN_THE_LARGE_SIGNIFICANCE, Performance
 
 LIMITATIONS = [
     "Labels exist only for approved loans in a real portfolio: there is no reject inference, so the bad rates "
@@ -49,23 +52,94 @@ class PackInputs:
     images: dict[str, bytes] = field(default_factory=dict)  # title -> PNG
 
 
+# Columns holding p-values, under the names the stored reports and the fairness monitor's tables give them.
+P_VALUE_COLUMNS = {"p", "p (Holm)", "p_value", "p_holm", "ks_pvalue"}
+SMALLEST_P = "< 1e-300"  # a p-value that underflowed to 0: below the smallest positive double
+IN_THE_LARGE_COLUMNS = [
+    "applicants",
+    "rows",
+    "expected_defaults",
+    "observed_defaults",
+    "expected_rate",
+    "observed_rate",
+    "z",
+    "p_value",
+    "detectable_excess",
+    "passed",
+]
+# Beyond this many columns a table gets the smaller type and fixed layout of .wide to fit an A4 page.
+WIDE_COLUMNS = 7
+
+
 def esc(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.4f}"
     return html.escape("" if value is None else str(value))
 
 
+def p_text(p: float) -> str:
+    """A p-value in two significant digits, scientific below 0.001 (8.1e-09), never rounded to 0."""
+    if p == 0:
+        return SMALLEST_P
+    return f"{p:.1e}" if p < 0.001 else f"{p:.2g}"
+
+
+def blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def formatter(column: str, values: list[Any]) -> Callable[[float], str]:
+    """One number format for a whole column (never a mix): p-values by p_text, other decimals by magnitude."""
+    if column in P_VALUE_COLUMNS:
+        return p_text
+    magnitudes = [abs(v) for v in values if isinstance(v, float) and not blank(v) and v != 0]
+    largest = max(magnitudes, default=0.0)
+    if largest >= 1_000:
+        return lambda number: f"{number:,.0f}"
+    if largest >= 10:
+        return lambda number: f"{number:,.1f}"
+    # Four places would show a small nonzero value (a regularisation weight of 2e-05) as 0.0000.
+    if min(magnitudes, default=1.0) < 0.00005:
+        return lambda number: f"{number:.2e}"
+    return lambda number: f"{number:.4f}"
+
+
+def cell(value: Any, number: Callable[[float], str]) -> str:
+    """A value as HTML: a mapping as a definition list (never raw JSON), a list joined, a decimal by `number`."""
+    if isinstance(value, dict):
+        items = "".join(f"<dt>{esc(k)}</dt><dd>{cell(v, formatter(k, [v]))}</dd>" for k, v in value.items())
+        return f"<dl>{items}</dl>"
+    if blank(value):
+        return ""
+    if isinstance(value, float):
+        return esc(number(value))
+    # A break opportunity after each underscore lets a long column name wrap between its words, not inside them.
+    return esc(", ".join(map(str, value)) if isinstance(value, list) else value).replace("_", "_<wbr>")
+
+
+def numeric(value: Any) -> str:
+    """The class attribute of a number's cell (kept whole and right-aligned)."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool) and not blank(value)
+    return " class='n'" if is_number else ""
+
+
 def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Rows as an HTML table, each column in one format; headers with spaces for underscores so they wrap."""
     if not rows:
         return "<p class='missing'>No rows.</p>"
     columns = columns or list(rows[0])
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    formats = {c: formatter(c, [row.get(c) for row in rows]) for c in columns}
+    wide = " class='wide'" if len(columns) > WIDE_COLUMNS else ""
+    head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td{numeric(row.get(c))}>{cell(row.get(c), formats[c])}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    return f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def facts(pairs: dict[str, Any]) -> str:
-    return table([{"item": key, "value": value} for key, value in pairs.items()])
+    """Named figures as an item/value table, each value formatted as the column its name would head."""
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{cell(v, formatter(k, [v]))}</td></tr>" for k, v in pairs.items())
+    return f"<table><tbody>{rows}</tbody></table>"
 
 
 def missing(what: str, asset: str) -> str:
@@ -76,17 +150,31 @@ def anchor(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
+def window_months(window: dict[str, Any]) -> dict[str, str]:
+    """Training, split and validation months, each month under one (the split month's older rows train)."""
+    shared = [m for m in window["validation_months"] if m in window["train_months"]]
+    return {
+        "training months": ", ".join(m for m in window["train_months"] if m not in shared) or "none",
+        "split month": f"{shared[0]} (rows before SK_ID_CURR {window['validation_first_id']} train, the rest validate)"
+        if shared
+        else "none: the split falls between months",
+        "validation months": ", ".join(m for m in window["validation_months"] if m not in shared) or "none",
+    }
+
+
 def feature_rows(card: ModelCard) -> list[dict[str, Any]]:
     directions = monotone_directions()
     known = {feature.name: feature for feature in catalogue()}
-    gains = {row["feature"]: row["gain"] for row in card.importance}
+    importance = {row["feature"]: row for row in card.importance}
+    # Only LightGBM counts splits; a scorecard's importance is its points spread alone.
+    measures = ["gain", *(["splits"] if any("splits" in row for row in card.importance) else [])]
     return [
         {
             "feature": name,
             "role": known[name].role.value if name in known else "unknown",
             "sources": ", ".join(known[name].sources) if name in known else "",
             "declared direction": {1: "higher raises risk", -1: "higher lowers risk"}.get(directions.get(name, 0), ""),
-            "importance": gains.get(name),
+            **{measure: importance.get(name, {}).get(measure) for measure in measures},
             "reason statement": known[name].reason.statement() if name in known and known[name].reason else "",
         }
         for name in card.features
@@ -104,16 +192,12 @@ def change_rows(card: ModelCard, previous: ModelCard | None) -> list[dict[str, A
     return [
         {"what": "version", "before": previous.version, "after": card.version},
         {"what": "family", "before": previous.family, "after": card.family},
-        {
-            "what": "training months",
-            "before": ", ".join(previous.window["train_months"]),
-            "after": ", ".join(card.window["train_months"]),
-        },
-        {
-            "what": "validation months",
-            "before": ", ".join(previous.window["validation_months"]),
-            "after": ", ".join(card.window["validation_months"]),
-        },
+        *(
+            {"what": what, "before": before, "after": after}
+            for (what, before), after in zip(
+                window_months(previous.window).items(), window_months(card.window).values(), strict=True
+            )
+        ),
         {
             "what": "validation AUC",
             "before": previous.validation_metrics["roc_auc"],
@@ -131,14 +215,27 @@ def change_rows(card: ModelCard, previous: ModelCard | None) -> list[dict[str, A
 
 
 def fairness_html(fairness: dict[str, Any] | None) -> str:
+    """The monitor's two group tables, every attribute in one of each: Holm's correction spans them all."""
     if fairness is None:
         return missing("fairness figures", "fairness")
-    limits = esc(json.dumps(fairness["limits"]))
-    parts = [f"<p>Month {esc(fairness['month'])}: {esc(fairness['rows'])} applications; limits {limits}.</p>"]
+    limits = fairness["limits"]
+    decisions, outcomes = [], []
     for name, figures in fairness["attributes"].items():
-        parts.append(f"<h3>{esc(name)} (reference group {esc(figures.get('reference_group'))})</h3>")
-        parts.append(table(figures["groups"]))
-    return "".join(parts)
+        groups, reference = figures["groups"], figures["reference_group"]
+        attribute = {"attribute": name}
+        decisions += [
+            attribute | row for row in decision_table(groups, limits["min_group_size"], reference).to_dict("records")
+        ]
+        outcomes += [attribute | row for row in outcome_table(groups, fairness["labelled"]).to_dict("records")]
+    return (
+        f"<p>Month {esc(fairness['month'])}: {esc(fairness['rows'])} applications. A group of at least "
+        f"{esc(limits['min_group_size'])} applicants is flagged when its adverse impact ratio (AIR, its approval "
+        f"rate over the reference group's) is below {esc(limits['air_limit'])} and Fisher's exact p, "
+        f"Holm-corrected across all groups of the month, is below {esc(limits['significance'])}.</p>"
+        + table(decisions)
+        + "<h3>Forecast quality by group</h3>"
+        + table(outcomes)
+    )
 
 
 def drift_html(drift: dict[str, Any] | None) -> str:
@@ -150,7 +247,7 @@ def drift_html(drift: dict[str, Any] | None) -> str:
             {
                 "reference months": ", ".join(drift["reference_months"]),
                 "prediction PSI": drift["probability_psi"],
-                "thresholds": json.dumps(drift["thresholds"]),
+                "thresholds": drift["thresholds"],
                 "validation slice matches the card": drift["validation_slice_matches_card"],
             }
         )
@@ -171,6 +268,29 @@ def economics_html(economics: dict[str, Any] | None) -> str:
     ) + table(economics["policies"], [c for c in columns if c in economics["policies"][0]])
 
 
+def performance_html(stored: dict[str, Any] | None) -> str:
+    """The month's forecast performance and, once labelled, its calibration in the large."""
+    if stored is None:
+        return missing("forecast performance", "forecast_performance")
+    # Read through the record so that results stored before calibration in the large get its empty default.
+    result = Performance.from_dict(stored)
+    keys = ("labelled", "roc_auc", "brier", "positive_rate", "mean_predicted")
+    tested = {"all applicants": result.in_the_large, "approved applicants": result.approved_in_the_large}
+    rows = [{"applicants": name, **found} for name, found in tested.items() if found]
+    return (
+        "<h3>Forecast performance of the month</h3>"
+        + facts({key: getattr(result, key) for key in keys})
+        + (
+            "<h3>Calibration in the large</h3><p>The month's observed defaults against the sum of their predicted "
+            f"probabilities, two-sided z-test, {IN_THE_LARGE_SIGNIFICANCE} shared by the two populations; the "
+            f"detectable excess is the smallest relative excess of defaults found with {IN_THE_LARGE_POWER:.0%} "
+            "power.</p>" + table(rows, IN_THE_LARGE_COLUMNS)
+            if rows
+            else ""
+        )
+    )
+
+
 def image_html(images: dict[str, bytes]) -> str:
     return "".join(
         f"<figure><img alt='{esc(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
@@ -179,13 +299,22 @@ def image_html(images: dict[str, bytes]) -> str:
     )
 
 
+# Tables fit the page (a 1000px window, A4 or letter in print): text wraps at spaces and underscores (a word
+# breaks only where it cannot fit), numbers stay whole and right-aligned, tables of many columns take smaller
+# type and share the width out evenly.
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 h1{border-bottom:3px solid #335;padding-bottom:.3em}h2{border-bottom:1px solid #ccc;margin-top:2em}
-table{border-collapse:collapse;margin:.5em 0;font-size:.85em}
-td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
-th{background:#eef}.missing{color:#a33}figure{display:inline-block;margin:.5em}img{max-width:520px}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em;max-width:100%}
+table.wide{font-size:.75em;table-layout:fixed;width:100%}
+td,th{border:1px solid #ccc;padding:.2em .4em;text-align:left;vertical-align:top;overflow-wrap:break-word}
+td.n{text-align:right;white-space:nowrap}
+th{background:#eef}.missing{color:#a33}figure{display:inline-block;margin:.5em}img{max-width:min(520px,100%)}
+dl{margin:0}dt{font-weight:600}dd{margin:0 0 .2em 1em}
 nav a{margin-right:1em}code{background:#f4f4f4}
+@page{margin:12mm}
+@media print{body{max-width:none;margin:0;padding:0}table{font-size:.7em}table.wide{font-size:.6em}
+tr,figure{break-inside:avoid}}
 """
 
 
@@ -208,7 +337,7 @@ def render(pack: PackInputs) -> str:
                     "promotion rule": decision["rule"],
                     "promotion log entry": decision["sequence"],
                     "decided at": decision["decided_at"],
-                    "triggered by": json.dumps(decision["trigger"]),
+                    "triggered by": decision["trigger"],
                 }
             ),
         ),
@@ -216,10 +345,9 @@ def render(pack: PackInputs) -> str:
             "Data window",
             facts(
                 {
-                    "training months": ", ".join(window["train_months"]),
+                    **window_months(window),
                     "training rows": window["train_rows"],
                     "training data SHA-256": window["train_sha256"],
-                    "validation months": ", ".join(window["validation_months"]),
                     "validation rows": window["validation_rows"],
                     "validation defaults": window["validation_defaults"],
                     "validation slice sufficient": f"{window['validation_sufficient']} "
@@ -233,7 +361,7 @@ def render(pack: PackInputs) -> str:
         ("Features, roles and constraints", table(feature_rows(card))),
         (
             "Parameters and tuning history",
-            facts({"provenance": json.dumps(card.params_provenance), "parameters": json.dumps(card.params)})
+            facts({"provenance": card.params_provenance, "parameters": card.params})
             + (
                 table(pack.trials)
                 if pack.trials
@@ -252,17 +380,7 @@ def render(pack: PackInputs) -> str:
                     for n, v in c["verdicts"].items()
                 ]
             )
-            + (
-                "<h3>Forecast performance of the month</h3>"
-                + facts(
-                    {
-                        k: pack.performance.get(k)
-                        for k in ("labelled", "roc_auc", "brier", "positive_rate", "mean_predicted")
-                    }
-                )
-                if pack.performance
-                else missing("forecast performance", "forecast_performance")
-            ),
+            + performance_html(pack.performance),
         ),
         ("Calibration", facts(card.calibration)),
         (
