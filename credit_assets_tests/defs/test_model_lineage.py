@@ -342,8 +342,8 @@ def test_features_have_the_same_columns_every_month(scored: StorageResource) -> 
     dtypes = {tuple(map(str, scored.store.read_table("features", month).dtypes)) for month in MONTHS}
     assert len(dtypes) == 1
     for month in MONTHS:
-        categories = scored.store.read_table("features", month)["NAME_INCOME_TYPE"].cat.categories.tolist()
-        assert categories == list(schema.column("NAME_INCOME_TYPE").levels)
+        categories = scored.store.read_table("features", month)["NAME_HOUSING_TYPE"].cat.categories.tolist()
+        assert categories == list(schema.column("NAME_HOUSING_TYPE").levels)
 
 
 def test_the_models_command_says_which_model_scored_a_month_and_why(
