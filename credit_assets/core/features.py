@@ -1,9 +1,10 @@
 """Model features: model-ready columns for one month, the same columns every month whatever levels it holds.
 
 Contract inputs as float32, contract text columns as categoricals over the contract's levels (LightGBM
-splits them natively, and the codes mean the same every month), each sentinel code as a flag plus a missing
-value, and the ratios credit practice uses. Every feature inherits the roles of the columns it is computed
-from: one from a protected column is protected too and never becomes a model input.
+splits them natively, and the codes mean the same every month), each sentinel code as a missing value (its flag
+is catalogued but excluded, see catalogue), and the ratios credit practice uses. Every feature inherits the
+roles of the columns it is computed from: one from a protected column is protected too and never becomes a
+model input. Features whose reasons share a factor family give one statement on a notice (schema.Reason).
 """
 
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from credit_assets.core.contract.schema import Reason, Role
 
 DAYS_PER_YEAR = 365.25
 EXT_SOURCES = ["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]
-_EXT_SCORES = Reason("External credit scores", -1, "External credit scores too low")
+_EXT_SCORES = Reason(schema.EXTERNAL_SCORES, -1, "External credit scores too low")
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,9 @@ DERIVED: dict[str, Derived] = {
     "EXT_SOURCE_MISSING_COUNT": Derived(
         tuple(EXT_SOURCES),
         lambda f: f[EXT_SOURCES].isna().sum(axis=1),
-        Reason("External credit scores on file", 1, "Few external credit scores on file"),
+        Reason("External credit scores on file", 1, "Few external credit scores on file", schema.EXTERNAL_SCORES),
     ),
 }
-_EMPLOYMENT_STATUS = Reason("Employment status", 0, "Not currently employed")
 
 
 def sentinel_flag(column: str) -> str:
@@ -94,8 +94,10 @@ def catalogue() -> tuple[policy.Feature, ...]:
         for col in schema.columns()
         if col.role not in (Role.IDENTIFIER, Role.LABEL)
     ]
+    # A sentinel marks pensioners and the unemployed: the source of income again, so its flag is excluded as
+    # NAME_INCOME_TYPE is (restricted_inputs.tsv); the sentinel rows keep a missing value instead.
     flags = [
-        policy.Feature(sentinel_flag(col.name), col.role, (col.name,), _EMPLOYMENT_STATUS if col.reason else None)
+        policy.Feature(sentinel_flag(col.name), Role.EXCLUDED, (col.name,), None)
         for col in schema.columns()
         if col.sentinel is not None
     ]
@@ -133,7 +135,7 @@ def monotone_directions() -> dict[str, int]:
 
 def require_consistent_contract() -> None:
     """Refuse to go on when the contract, its features and the fair-lending policy disagree."""
-    policy.require_consistent(schema.columns(), policy.policy(), catalogue())
+    policy.require_consistent(schema.columns(), policy.policy(), catalogue(), policy.restrictions())
 
 
 def build_features(validated: pd.DataFrame) -> pd.DataFrame:
@@ -158,8 +160,6 @@ def build_features(validated: pd.DataFrame) -> pd.DataFrame:
     for col in inputs:
         source = exact if col.name in sentinels else validated
         columns[col.name] = source[col.name] if col.is_text else source[col.name].astype("float32")
-    for name, is_code in sentinels.items():
-        columns[sentinel_flag(name)] = is_code.astype("float32")
     for name, computed in derived.items():
         columns[name] = computed.compute(exact).replace([np.inf, -np.inf], np.nan).astype("float32")
     return pd.DataFrame(columns)[[schema.ID_COLUMN, schema.TARGET_COLUMN, *feature_names()]]

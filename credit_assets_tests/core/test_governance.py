@@ -90,7 +90,7 @@ def test_the_binomial_check_warns_on_a_miscalibrated_month_and_says_when_default
 @pytest.fixture(scope="module")
 def fitted_scorecard(generated: dict):  # noqa: ANN201
     data = split_out_of_time(generated, min_defaults=300, max_share=0.5)
-    names = ["EXT_SOURCE_3", "EXT_SOURCE_2", "EXT_SOURCE_1", "AMT_ANNUITY", "NAME_EDUCATION_TYPE", "DAYS_EMPLOYED"]
+    names = ["EXT_SOURCE_3", "EXT_SOURCE_2", "EXT_SOURCE_1", "AMT_ANNUITY", "ORGANIZATION_TYPE", "DAYS_EMPLOYED"]
     card, table = scorecard.fit_scorecard(data.train, names, seed=0, threads=1)
     return data, card, table
 
@@ -102,10 +102,19 @@ def test_the_scorecards_points_reproduce_its_probabilities(fitted_scorecard) -> 
     np.testing.assert_allclose(expit(table.log_odds(data.validation)), expected, rtol=0, atol=1e-12)
     reloaded = scorecard.PointsTable.from_json(table.to_json())
     np.testing.assert_allclose(expit(reloaded.log_odds(data.validation)), expected, rtol=0, atol=1e-12)
-    lost = table.contributions(data.validation)
-    assert lost.shape == (len(data.validation), len(names) + 1) and (lost >= 0).all()
     categorical = next(item for item in table.characteristics if item.categorical)
-    assert categorical.name == "NAME_EDUCATION_TYPE" and categorical.groups
+    assert categorical.name == "ORGANIZATION_TYPE" and categorical.groups
+
+
+def test_contributions_and_bias_sum_to_the_log_odds_for_both_families(fitted_scorecard, generated: dict) -> None:  # noqa: ANN001
+    data, _, table = fitted_scorecard
+    contributions = table.contributions(data.validation)
+    assert contributions.shape == (len(data.validation), len(table.feature_name()) + 1)
+    assert (contributions[:, :-1] >= 0).all() and (contributions[:, :-1] > 0).any()  # points lost vs the best
+    np.testing.assert_allclose(contributions.sum(axis=1), table.log_odds(data.validation), rtol=0, atol=1e-9)
+    scorer = model_of("2020-11", 0, generated).scorer
+    shap = scorer.contributions(data.validation)
+    np.testing.assert_allclose(shap.sum(axis=1), scorer.log_odds(data.validation), rtol=0, atol=1e-9)
 
 
 def model_of(month: str, seed: int, generated: dict) -> Model:

@@ -1,5 +1,5 @@
-"""The protected-attribute policy: which columns each fair-lending rule keeps out of the model, and the check
-that the contract agrees with it.
+"""The fair-lending policy: which columns each rule keeps out of the model, and the check that the contract
+agrees with it.
 
 The table (`protected_attributes.tsv`, or the file CREDIT_ASSETS_PROTECTED_POLICY names) has one row per
 rule: jurisdiction, the attribute(s) it protects, the columns that carry them, the rule cited and, per
@@ -21,9 +21,20 @@ Borderline columns, decided here:
   "Spouse, partner" accompanying the applicant states the marital status (12 CFR 1002.6(b)(1)).
 - CNT_CHILDREN stays a model input: Regulation B lets a creditor ask for the number of dependents
   (1002.5(d)(3)) and weigh their cost; what it forbids are assumptions about bearing children (1002.6(b)(3)).
-- NAME_INCOME_TYPE (its "Pensioner" level) and the DAYS_EMPLOYED sentinel flag stay inputs: the source of
-  income is a legitimate factor, and 1002.6(b)(5) forbids discounting pension income, not recording its
-  source. The age bands of the fair-lending monitor, 62+ included, watch that it does not act as age.
+- Restricted inputs (`restricted_inputs.tsv`, or the file CREDIT_ASSETS_RESTRICTED_POLICY names: one row per
+  column or feature with the role it must have and the rule cited) are not prohibited bases but are kept out
+  of the model and off the notices:
+  - NAME_INCOME_TYPE ("Source of income"): 1002.6(b)(5) and 1002.6(b)(2)(iii)-(iv) forbid discounting pension,
+    retirement, part-time or public-assistance income because of its source, and "Source of income" on a
+    decline reads as exactly that; its "Pensioner" level stands for age and "Maternity leave" for sex.
+  - DAYS_EMPLOYED_IS_SENTINEL: the sentinel marks pensioners and the unemployed, the same information; its
+    statement "Not currently employed" on a pensioner's decline reads as discounting the pension. What stays
+    is DAYS_EMPLOYED itself, missing on those rows, and ORGANIZATION_TYPE's "XNA" on the same rows: the model
+    can still tell them apart, and the fair-lending monitor's 62+ band watches that this does not act as age.
+  - NAME_EDUCATION_TYPE ("Level of education"): education correlates with race and national origin; it was at
+    the centre of the Massachusetts Attorney General's July 2025 settlement with Earnest Operations and of an
+    independent monitorship (from 2020) of an online lender's educational-data model. No proxy analysis here
+    supports it, so it is not used.
 - WEEKDAY_APPR_PROCESS_START and HOUR_APPR_PROCESS_START are excluded (not protected): when a form was
   filled in is no creditworthiness factor an applicant could be told about.
 """
@@ -39,6 +50,8 @@ from credit_assets.core.contract import schema
 
 DEFAULT_POLICY = Path(__file__).with_name("protected_attributes.tsv")
 POLICY_ENV = "CREDIT_ASSETS_PROTECTED_POLICY"
+DEFAULT_RESTRICTIONS = Path(__file__).with_name("restricted_inputs.tsv")
+RESTRICTIONS_ENV = "CREDIT_ASSETS_RESTRICTED_POLICY"
 JURISDICTIONS = {"US": "United States (ECOA, Regulation B)", "EU": "European Union (AI Act, EBA guidelines)"}
 
 
@@ -119,6 +132,28 @@ def policy() -> tuple[PolicyRule, ...]:
 
 
 @dataclass(frozen=True)
+class Restriction:
+    """One row of the restricted-inputs table: a column or feature, the role it must have, the rule cited."""
+
+    name: str
+    decision: schema.Role
+    rule: str
+
+
+def read_restrictions(path: Path) -> list[Restriction]:
+    """The restricted-inputs table's rows, in file order."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [Restriction(row["name"].strip(), schema.Role(row["decision"].strip()), row["rule"].strip()) for row in rows]
+
+
+@cache
+def restrictions() -> tuple[Restriction, ...]:
+    """The configured restricted inputs (CREDIT_ASSETS_RESTRICTED_POLICY, else the project's table)."""
+    return tuple(read_restrictions(Path(os.environ.get(RESTRICTIONS_ENV, DEFAULT_RESTRICTIONS))))
+
+
+@dataclass(frozen=True)
 class Feature:
     """A model feature as the contract sees it: its role, the columns it comes from and its reason."""
 
@@ -129,9 +164,12 @@ class Feature:
 
 
 def contract_problems(
-    columns: Iterable[schema.Column], rules: Iterable[PolicyRule], features: Iterable[Feature]
+    columns: Iterable[schema.Column],
+    rules: Iterable[PolicyRule],
+    features: Iterable[Feature],
+    restricted: Iterable[Restriction],
 ) -> list[str]:
-    """Every way the contract, its features and the policy disagree, one message each."""
+    """Every way the contract, its features and the two policy tables disagree, one message each."""
     columns, rules, features = list(columns), list(rules), list(features)
     roles = {col.name: col.role for col in columns}
     problems = reference_problems(rules) + [
@@ -155,18 +193,55 @@ def contract_problems(
         for name, role in roles.items()
         if role is schema.Role.PROTECTED and name not in cited
     ]
+    return problems + restriction_problems(roles, restricted, features) + reason_problems(features)
+
+
+def restriction_problems(
+    roles: dict[str, schema.Role], restricted: Iterable[Restriction], features: Iterable[Feature]
+) -> list[str]:
+    """Restricted columns or features that the contract or its features give another role than the table's."""
+    given: dict[str, set[schema.Role]] = {name: {role} for name, role in roles.items()}
+    for feature in features:
+        given.setdefault(feature.name, set()).add(feature.role)
+    problems = []
+    for row in restricted:
+        if row.decision is schema.Role.INPUT:
+            problems.append(f"restricted-inputs rule '{row.rule}' makes {row.name} a model input: it restricts nothing")
+        elif row.name not in given:
+            problems.append(f"restricted-inputs rule '{row.rule}' names {row.name}, which is no column or feature")
+        elif given[row.name] != {row.decision}:
+            other = given[row.name] - {row.decision}
+            role = "a model input" if schema.Role.INPUT in other else ", ".join(sorted(other))
+            problems.append(f"contract makes restricted {row.name} {role}, not {row.decision} (rule: {row.rule})")
+    return problems
+
+
+def reason_problems(features: Iterable[Feature]) -> list[str]:
+    """Model inputs without a reason, constraints on non-inputs, and a statement given by two factor families."""
+    problems, family_of = [], {}
     for feature in features:
         if feature.role is schema.Role.INPUT and feature.reason is None:
             problems.append(f"model input {feature.name} has no reason statement")
         if feature.role is not schema.Role.INPUT and feature.reason is not None and feature.reason.direction:
             problems.append(f"monotone constraint on {feature.name}, which is not a model input ({feature.role})")
+        if feature.role is schema.Role.INPUT and feature.reason is not None:
+            for text in (feature.reason.statement(), feature.reason.statement(missing=True)):
+                family = family_of.setdefault(text, feature.reason.family_name)
+                if family != feature.reason.family_name:
+                    problems.append(
+                        f"statement '{text}' of {feature.name} belongs to two families: {family}, "
+                        f"{feature.reason.family_name}"
+                    )
     return problems
 
 
 def require_consistent(
-    columns: Iterable[schema.Column], rules: Iterable[PolicyRule], features: Iterable[Feature]
+    columns: Iterable[schema.Column],
+    rules: Iterable[PolicyRule],
+    features: Iterable[Feature],
+    restricted: Iterable[Restriction],
 ) -> None:
     """Raise ContractError listing every disagreement between the contract, its features and the policy."""
-    problems = contract_problems(columns, rules, features)
+    problems = contract_problems(columns, rules, features, restricted)
     if problems:
         raise ContractError("The data contract breaks the fair-lending policy:\n- " + "\n- ".join(problems))

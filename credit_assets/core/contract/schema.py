@@ -7,7 +7,7 @@ every level of the 16 text columns with its count. Validation bounds are wider, 
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Literal
@@ -45,7 +45,8 @@ SENTINELS: dict[str, int] = {"DAYS_EMPLOYED": 365_243}  # "employed for 1,000 ye
 SENTINEL_ORGANIZATION_TYPE = "XNA"  # the rows that carry the DAYS_EMPLOYED sentinel
 PLACEHOLDERS: dict[str, str] = {"CODE_GENDER": "XNA", "NAME_FAMILY_STATUS": "Unknown"}  # levels meaning "unknown"
 # Every column not named here is a model input. Protected columns must agree with the policy table
-# (protected_attributes.tsv); definitions refuse to load when they do not (policy.check_contract).
+# (protected_attributes.tsv), restricted ones with restricted_inputs.tsv; definitions refuse to load when they
+# do not (policy.contract_problems).
 ROLES: dict[str, Role] = {
     ID_COLUMN: Role.IDENTIFIER,
     TARGET_COLUMN: Role.LABEL,
@@ -56,51 +57,82 @@ ROLES: dict[str, Role] = {
     "DAYS_BIRTH": Role.PROTECTED,  # age
     "WEEKDAY_APPR_PROCESS_START": Role.EXCLUDED,  # when the form was filled in says nothing of creditworthiness
     "HOUR_APPR_PROCESS_START": Role.EXCLUDED,
+    "NAME_INCOME_TYPE": Role.EXCLUDED,  # source of income: restricted_inputs.tsv (Reg B 1002.6(b)(5))
+    "NAME_EDUCATION_TYPE": Role.EXCLUDED,  # level of education: restricted_inputs.tsv (a proxy for race)
 }
 
-# Reason statements of the model inputs (first matching pattern wins): the factor in words an applicant
-# understands and, where credit practice expects one, the direction in which the factor raises risk (+1: a
-# higher value, -1: a lower value; LightGBM enforces it as a monotone constraint) with the statement an
-# adverse-action notice gives when the factor raised the applicant's risk.
-_REASONS: list[tuple[str, str, int, str | None]] = [
-    (r"EXT_SOURCE_(\d)", r"External credit score \1", -1, r"External credit score \1 too low"),
-    (r"AMT_INCOME_TOTAL", "Income", -1, "Income too low"),
-    (r"AMT_CREDIT", "Amount of credit requested", 0, None),
-    (r"AMT_ANNUITY", "Size of the repayment instalment", 0, None),
-    (r"AMT_GOODS_PRICE", "Price of the goods financed", 0, None),
-    (r"NAME_CONTRACT_TYPE", "Type of loan requested", 0, None),
-    (r"FLAG_OWN_CAR", "Car ownership", 0, None),
-    (r"FLAG_OWN_REALTY", "Property ownership", 0, None),
-    (r"CNT_CHILDREN", "Number of dependent children", 0, None),
-    (r"NAME_INCOME_TYPE", "Source of income", 0, None),
-    (r"NAME_EDUCATION_TYPE", "Level of education", 0, None),
-    (r"NAME_HOUSING_TYPE", "Housing situation", 0, None),
-    (r"REGION_POPULATION_RELATIVE", "Population density of the region of residence", 0, None),
-    (r"DAYS_EMPLOYED", "Length of employment", 1, "Short employment history"),
-    (r"DAYS_REGISTRATION", "Time since the registration changed", 1, "Recent change of registration"),
-    (r"DAYS_ID_PUBLISH", "Time since the identity document changed", 1, "Recent change of identity document"),
-    (r"DAYS_LAST_PHONE_CHANGE", "Time since the phone number changed", 1, "Recent change of phone number"),
-    (r"OWN_CAR_AGE", "Age of the applicant's car", 0, None),
-    (r"FLAG_(MOBIL|EMP_PHONE|WORK_PHONE|CONT_MOBILE|PHONE|EMAIL)", "Contact details provided", 0, None),
-    (r"OCCUPATION_TYPE", "Type of occupation", 0, None),
-    (r"ORGANIZATION_TYPE", "Type of employer", 0, None),
+
+@dataclass(frozen=True)
+class Reason:
+    """How a model feature is named on an adverse-action notice and in which direction it is expected to act."""
+
+    factor: str  # the factor, neutral ("Length of employment")
+    direction: int = 0  # +1: higher values raise risk, -1: lower values do, 0: no expected direction
+    adverse: str | None = None  # the statement when the factor raised risk ("Short employment history")
+    family: str = ""  # the factor several features express together ("External credit scores"); "" for `factor`
+
+    @property
+    def family_name(self) -> str:
+        """The factor family: a notice gives one statement per family, for the sum of its features' contributions."""
+        return self.family or self.factor
+
+    def statement(self, missing: bool = False) -> str:
+        """What the notice says when this feature raised the applicant's risk."""
+        if missing:
+            return f"{self.factor}: not provided"
+        return self.adverse or self.factor
+
+
+EXTERNAL_SCORES = "External credit scores"  # the family of the three bureau scores and everything derived from them
+SOCIAL_CIRCLE = "Credit history of the applicant's social circle"
+
+# Reason statements of the model inputs (first matching pattern wins; \1 stands for the pattern's group): the
+# factor in words an applicant understands and, where credit practice expects one, the direction in which the
+# factor raises risk (+1: a higher value, -1: a lower value; LightGBM enforces it as a monotone constraint) with
+# the statement an adverse-action notice gives when the factor raised the applicant's risk. Features whose
+# factor text is the same form one family (the building's _AVG/_MODE/_MEDI, the FLAG_DOCUMENT_* ...); `family`
+# joins features whose factors differ but say one thing (each external score and the scores' aggregates).
+_REASONS: list[tuple[str, Reason]] = [
+    (r"EXT_SOURCE_(\d)", Reason(r"External credit score \1", -1, r"External credit score \1 too low", EXTERNAL_SCORES)),
+    (r"AMT_INCOME_TOTAL", Reason("Income", -1, "Income too low")),
+    (r"AMT_CREDIT", Reason("Amount of credit requested")),
+    (r"AMT_ANNUITY", Reason("Size of the repayment instalment")),
+    (r"AMT_GOODS_PRICE", Reason("Price of the goods financed")),
+    (r"NAME_CONTRACT_TYPE", Reason("Type of loan requested")),
+    (r"FLAG_OWN_CAR", Reason("Car ownership")),
+    (r"FLAG_OWN_REALTY", Reason("Property ownership")),
+    (r"CNT_CHILDREN", Reason("Number of dependent children")),
+    (r"NAME_HOUSING_TYPE", Reason("Housing situation")),
+    (r"REGION_POPULATION_RELATIVE", Reason("Population density of the region of residence")),
+    (r"DAYS_EMPLOYED", Reason("Length of employment", 1, "Short employment history")),
+    (r"DAYS_REGISTRATION", Reason("Time since the registration changed", 1, "Recent change of registration")),
+    (r"DAYS_ID_PUBLISH", Reason("Time since the identity document changed", 1, "Recent change of identity document")),
+    (r"DAYS_LAST_PHONE_CHANGE", Reason("Time since the phone number changed", 1, "Recent change of phone number")),
+    (r"OWN_CAR_AGE", Reason("Age of the applicant's car")),
+    (r"FLAG_(MOBIL|EMP_PHONE|WORK_PHONE|CONT_MOBILE|PHONE|EMAIL)", Reason("Contact details provided")),
+    (r"OCCUPATION_TYPE", Reason("Type of occupation")),
+    (r"ORGANIZATION_TYPE", Reason("Type of employer")),
     (
         r"REGION_RATING_CLIENT(_W_CITY)?",
-        "Risk rating of the region of residence",
-        1,
-        "Region of residence rated high risk",
+        Reason("Risk rating of the region of residence", 1, "Region of residence rated high risk"),
     ),
-    (r"(REG|LIVE)_(REGION|CITY)_NOT_(LIVE|WORK)_(REGION|CITY)", "Home, registered and work addresses differ", 0, None),
-    (r".*_(AVG|MODE|MEDI)", "Characteristics of the residence building", 0, None),
-    (r"OBS_\d+_CNT_SOCIAL_CIRCLE", "Credit history observed in the applicant's social circle", 0, None),
+    (r"(REG|LIVE)_(REGION|CITY)_NOT_(LIVE|WORK)_(REGION|CITY)", Reason("Home, registered and work addresses differ")),
+    (r".*_(AVG|MODE|MEDI)", Reason("Characteristics of the residence building")),
+    (
+        r"OBS_\d+_CNT_SOCIAL_CIRCLE",
+        Reason("Credit history observed in the applicant's social circle", family=SOCIAL_CIRCLE),
+    ),
     (
         r"DEF_\d+_CNT_SOCIAL_CIRCLE",
-        "Defaults in the applicant's social circle",
-        1,
-        "Defaults in the applicant's social circle",
+        Reason(
+            "Defaults in the applicant's social circle", 1, "Defaults in the applicant's social circle", SOCIAL_CIRCLE
+        ),
     ),
-    (r"FLAG_DOCUMENT_\d+", "Documents provided with the application", 0, None),
-    (r"AMT_REQ_CREDIT_BUREAU_.*", "Number of recent credit bureau inquiries", 1, "Many recent credit bureau inquiries"),
+    (r"FLAG_DOCUMENT_\d+", Reason("Documents provided with the application")),
+    (
+        r"AMT_REQ_CREDIT_BUREAU_.*",
+        Reason("Number of recent credit bureau inquiries", 1, "Many recent credit bureau inquiries"),
+    ),
 ]
 
 _TABLE = """
@@ -421,7 +453,7 @@ class Column:
     high: float | None = None
     sentinel: int | None = None  # an in-range code that means "not applicable": a flag plus a missing value
     placeholder: str | None = None  # a level that means "unknown": missing once validated
-    reason: "Reason | None" = None  # model inputs: the statement an adverse-action notice gives
+    reason: Reason | None = None  # model inputs: the statement an adverse-action notice gives
 
     @property
     def nullable(self) -> bool:
@@ -436,29 +468,14 @@ class Column:
         return self.dtype == "int64" and (self.low, self.high) == (0, 1)
 
 
-@dataclass(frozen=True)
-class Reason:
-    """How a model feature is named on an adverse-action notice and in which direction it is expected to act."""
-
-    factor: str  # the factor, neutral ("Length of employment")
-    direction: int = 0  # +1: higher values raise risk, -1: lower values do, 0: no expected direction
-    adverse: str | None = None  # the statement when the factor raised risk ("Short employment history")
-
-    def statement(self, missing: bool = False) -> str:
-        """What the notice says when this feature raised the applicant's risk."""
-        if missing:
-            return f"{self.factor}: not provided"
-        return self.adverse or self.factor
-
-
 def reason_for(name: str) -> Reason | None:
     """The reason statement of a contract column, or None when no pattern covers it."""
-    for pattern, factor, direction, adverse in _REASONS:
+    for pattern, template in _REASONS:
         if re.fullmatch(pattern, name):
-            return Reason(
-                factor=re.sub(pattern, factor, name),
-                direction=direction,
-                adverse=re.sub(pattern, adverse, name) if adverse else None,
+            return replace(
+                template,
+                factor=re.sub(pattern, template.factor, name),
+                adverse=re.sub(pattern, template.adverse, name) if template.adverse else None,
             )
     return None
 

@@ -1,8 +1,9 @@
 """A stored model's parts, whatever its family: the scorer, its calibration and its card.
 
-A scorer turns a feature frame into log-odds of default and into per-feature contributions that raise the
-risk (LightGBM: exact SHAP values; scorecard: points lost against the best attribute). The calibrator maps the
-scorer's probability to the probability the forecasts carry.
+A scorer turns a feature frame into log-odds of default and into per-feature contributions to them, in log-odds,
+with a last bias column, each row summing to the row's log-odds (LightGBM: exact SHAP values against the average
+applicant; scorecard: points lost against the best attribute, against the best applicant). The calibrator maps
+the scorer's probability to the probability the forecasts carry.
 """
 
 from dataclasses import dataclass

@@ -4,7 +4,8 @@ Each characteristic is binned with the event-rate trend the contract declares fo
 descending, whichever fits), and a logistic regression on the WoE values gives the points. The fitted card is
 exported as a plain points table (bins and points per characteristic, plus the scaling), stored as JSON and
 scored from that table alone: the total points give the probability, and the points an applicant lost against
-the best attribute of each characteristic are the reasons of an adverse decision.
+the best attribute of each characteristic, in log-odds, are its contributions: with the best applicant's log-odds
+as the bias they sum to the applicant's log-odds, as SHAP values do for the LightGBM.
 """
 
 import json
@@ -75,10 +76,12 @@ class PointsTable:
         return (self.offset - self.points(frame).sum(axis=1).to_numpy()) / self.factor
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        """Points lost against each characteristic's best attribute (columns as `feature_name`, then a zero bias)."""
+        """Points lost against each characteristic's best attribute, in log-odds (columns as `feature_name`), then
+        the bias: the log-odds of an applicant with every best attribute. Each row sums to `log_odds`."""
         best = np.array([item.best_points for item in self.characteristics])
-        lost = best - self.points(frame).to_numpy()
-        return np.hstack([lost, np.zeros((len(frame), 1))])
+        lost = (best - self.points(frame).to_numpy()) / self.factor
+        bias = np.full((len(frame), 1), (self.offset - best.sum()) / self.factor)
+        return np.hstack([lost, bias])
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

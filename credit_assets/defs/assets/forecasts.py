@@ -108,6 +108,7 @@ def check_metadata(found: ForecastAudit) -> dict[str, dict[str, Any]]:
             "adverse_without_reason": found.adverse_without_reason,
             "approved_with_reason": found.approved_with_reason,
             "reasons_outside_catalogue": dg.MetadataValue.json(found.reasons_outside_catalogue),
+            "notices_naming_a_family_twice": found.repeated_families,
         },
     }
 
