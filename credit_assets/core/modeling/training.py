@@ -66,12 +66,6 @@ class TrainingData:
         """Every labelled row, the training rows then the validation slice: what a refit trains on."""
         return pd.concat([self.train, self.validation], ignore_index=True)
 
-    def validation_outside(self, months: list[str]) -> np.ndarray:
-        """Which validation rows belong to none of `months` (all of them when the rows' months are unknown)."""
-        if self.validation_row_months is None:
-            return np.ones(len(self.validation), dtype=bool)
-        return ~np.isin(self.validation_row_months, months)
-
     def window(self, refit: bool = False) -> dict[str, Any]:
         """The card's window; `deployed_*` describe the rows the deployed model trained on (all of them if `refit`)."""
         deployed = [self.train, self.validation] if refit else [self.train]
