@@ -7,7 +7,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.metrics import log_loss
 
 from credit_assets.core import economics
@@ -71,6 +71,17 @@ def test_calibration_lowers_the_validation_log_loss_of_an_overweighted_model(gen
     )  # fmt: skip
     assert Calibrator.from_json(calibrator.to_json()) == calibrator
     assert np.all(np.diff(calibrator.apply(np.linspace(0.001, 0.999, 50))) >= 0)  # monotone: ranking kept
+
+
+def test_a_calibrator_is_not_chosen_on_a_gain_inside_the_noise() -> None:
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0.01, 0.2, 4_000)
+    labels = (rng.uniform(size=truth.size) < truth).astype(int)
+    calibrator, report = calibration.calibrate(pd.Series(labels), expit(logit(truth) + 0.05))
+    gain = report.held_out_log_loss["none"] - report.held_out_log_loss["isotonic"]
+    assert gain > calibration.MIN_RELATIVE_GAIN * report.held_out_log_loss["none"]  # enough by the relative rule
+    assert gain < calibration.MATERIAL_STANDARD_ERRORS * report.held_out_gain_standard_error["isotonic"]
+    assert report.method == "none" and calibrator == Calibrator()
 
 
 def test_the_binomial_check_warns_on_a_miscalibrated_month_and_says_when_defaults_are_too_few() -> None:

@@ -2,6 +2,7 @@
 `calibrated` check warns on calibration in the large although no score band alone is clearly off."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -54,8 +55,9 @@ def test_calibrated_warns_on_defaults_above_the_forecasts_that_no_score_band_sho
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert large["observed_defaults"] > large["expected_defaults"] and large["z"] > 2.24
     assert check.description.startswith("calibration in the large fails for all applicants")
-    assert f"{large['observed_defaults']} defaults where {large['expected_defaults']:.0f} were expected" in (
-        check.description
-    )
+    # the metadata rounds the expected defaults (121.5 of 121.46), the text shows whole ones (121)
+    stated = re.search(r"all applicants: (\d+) defaults where (\d+) were expected", check.description)
+    assert stated and int(stated[1]) == large["observed_defaults"]
+    assert abs(int(stated[2]) - large["expected_defaults"]) <= 0.5
     assert "more defaults than expected with 80% power" in check.description
     assert "approved_in_the_large" in figures

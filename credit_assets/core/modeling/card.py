@@ -20,7 +20,10 @@ class ModelCard:
     num_threads: int
     best_iteration: int
     features: list[str]
-    validation_metrics: dict[str, float | None]  # of the raw scores: what early stopping, tuning and the gate saw
+    # of the raw scores of the fit on the training rows alone, on the validation slice it never trained on: what
+    # early stopping, tuning, calibration and the gate saw; window["refit_on_all_labels"] says if the deployed
+    # model is that fit's refit on every labelled row instead
+    validation_metrics: dict[str, float | None]
     importance: list[dict[str, Any]]
     calibration: dict[str, Any] = field(default_factory=dict)
     version: str = field(default="")  # set by the registry: the family and a hash of the model's files

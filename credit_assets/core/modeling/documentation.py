@@ -24,8 +24,13 @@ from credit_assets.core.monitoring.performance import IN_THE_LARGE_POWER, IN_THE
 LIMITATIONS = [
     "Labels exist only for approved loans in a real portfolio: there is no reject inference, so the bad rates "
     "of declined applicants are extrapolated by the model, not observed.",
-    "The validation slice also serves early stopping and calibration; the calibration figures before and after "
-    "are measured on its newer half, with the calibrator fitted on the older half.",
+    "The validation slice also serves tuning, early stopping, calibration and the gate; the calibration figures "
+    "before and after are measured on its newer half, with the calibrator fitted on the older half.",
+    "By default the deployed model is a refit on every labelled row, the validation slice included, with the "
+    "parameters, number of trees or characteristics and the calibrator the slice chose (the card's window states "
+    "refit_on_all_labels and the deployed model's months, rows and defaults): the validation figures are the "
+    "out-of-time estimate of the fit on the training rows before the refit, not a measurement of the deployed "
+    "model, which has seen those rows; the forecast month's performance is its first out-of-time measurement.",
     "Sex, marital status and age are never model inputs; fairness is monitored on them, but proxies (for example "
     "the external scores) can still carry their signal: see the fairness section.",
     "Probabilities are calibrated to the validation slice's default rate; a change in the portfolio's default "

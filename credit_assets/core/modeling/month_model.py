@@ -2,7 +2,11 @@
 
 Both candidates train on the same labelled rows, stop or calibrate on the same out-of-time validation slice and
 face the same blocking verdicts (the gate against the previous champion, no protected input, declared risk
-directions). The promotion rule then names the champion; the other is the month's challenger in shadow.
+directions). Unless the settings say otherwise, each is then refit on every labelled row with what the slice
+chose (LightGBM: its parameters and early-stopped number of trees; scorecard: its characteristics) and the refit
+model is deployed with the slice's calibrator: the validation figures stay the out-of-time estimate of the fit
+before the refit, while the verdicts on the model itself judge the deployed one. The promotion rule then names
+the champion; the other is the month's challenger in shadow.
 """
 
 from dataclasses import dataclass, replace
@@ -20,7 +24,14 @@ from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.gate import PreviousModel, gate
 from credit_assets.core.modeling.models import LightGBMScorer, Model, ScorecardScorer, Scorer
 from credit_assets.core.modeling.settings import ModelSettings
-from credit_assets.core.modeling.training import BASE_PARAMS, TrainingData, fit_with_selection, metrics
+from credit_assets.core.modeling.training import (
+    BASE_PARAMS,
+    TrainingData,
+    deployed_train_months,
+    fit_with_selection,
+    metrics,
+    refit,
+)
 from credit_assets.core.modeling.tuning import choose_params
 from credit_assets.core.verdict import Verdict
 
@@ -70,30 +81,53 @@ class MonthModels:
     previous: PreviousModel | None
 
 
-def score_previous(previous: Model | None, validation: pd.DataFrame) -> PreviousModel | None:
-    """The previous month's champion's AUC on this month's validation slice."""
+def unseen_rows(window: dict[str, Any], data: TrainingData) -> np.ndarray:
+    """The validation rows a model with this card's window did not train on: those of months after its deployed
+    months when it was refit, else those from its own validation slice on (months in order, IDs ascending)."""
+    if data.validation_row_months is None:
+        return np.ones(len(data.validation), dtype=bool)
+    months = data.validation_row_months
+    if window.get("refit_on_all_labels"):
+        return months > max(deployed_train_months(window))
+    first_month, first_id = window["validation_months"][0], window["validation_first_id"]
+    ids = data.validation[schema.ID_COLUMN].to_numpy()
+    return (months > first_month) | ((months == first_month) & (ids >= first_id))
+
+
+def score_previous(previous: Model | None, data: TrainingData) -> PreviousModel | None:
+    """The previous month's champion's AUC on the rows of this month's validation slice it did not train on."""
     if previous is None:
         return None
-    return PreviousModel(
-        previous.version, metrics(validation[schema.TARGET_COLUMN], previous.raw_probability(validation))["roc_auc"]
-    )
+    rows = unseen_rows(previous.card.window, data)
+    fresh = data.validation[rows]
+    auc = metrics(fresh[schema.TARGET_COLUMN], previous.raw_probability(fresh))["roc_auc"] if rows.any() else None
+    return PreviousModel(previous.version, auc, rows)
 
 
 def judged(
-    scorer: Scorer, card: ModelCard, data: TrainingData, settings: ModelSettings, previous: PreviousModel | None
+    validated: Scorer,
+    deployed: Scorer,
+    card: ModelCard,
+    data: TrainingData,
+    settings: ModelSettings,
+    previous: PreviousModel | None,
 ) -> Candidate:
-    """Calibrate on the validation slice, record the metrics, and judge the model against every blocking verdict."""
+    """Calibrate on the validation slice and record the metrics of the `validated` fit, then judge the `deployed`
+    model (the same one, or its refit on every labelled row) with that calibrator against every blocking verdict."""
     labels = data.validation[schema.TARGET_COLUMN]
-    raw = expit(scorer.log_odds(data.validation))
+    raw = expit(validated.log_odds(data.validation))
     calibrator, report = calibrate(labels, raw)
     scores = metrics(labels, raw)
+    compared = None
+    if previous is not None and previous.rows.any():
+        compared = metrics(labels[previous.rows], raw[previous.rows])["roc_auc"]
     card = replace(card, validation_metrics=scores, calibration=report.to_dict())
     verdicts = {
-        GATE: gate(settings, scores["roc_auc"], previous),
-        NO_PROTECTED_INPUTS: compliance.protected_inputs(scorer.feature_name()),
-        DECLARED_DIRECTIONS: compliance.declared_directions_hold(scorer, data.validation),
+        GATE: gate(settings, scores["roc_auc"], previous, compared),
+        NO_PROTECTED_INPUTS: compliance.protected_inputs(deployed.feature_name()),
+        DECLARED_DIRECTIONS: compliance.declared_directions_hold(deployed, data.validation),
     }
-    return Candidate(Model(scorer, calibrator, card), verdicts, raw, calibrator.apply(raw))
+    return Candidate(Model(deployed, calibrator, card), verdicts, raw, calibrator.apply(raw))
 
 
 def card_for(month: str, data: TrainingData, settings: ModelSettings, family: str, **details: Any) -> ModelCard:
@@ -101,7 +135,7 @@ def card_for(month: str, data: TrainingData, settings: ModelSettings, family: st
     return ModelCard(
         month=month,
         family=family,
-        window=data.window(),
+        window=data.window(settings.refit_on_all_labels),
         seed=settings.seed,
         num_threads=settings.num_threads,
         validation_metrics={},
@@ -112,9 +146,13 @@ def card_for(month: str, data: TrainingData, settings: ModelSettings, family: st
 def lightgbm_candidate(
     month: str, data: TrainingData, settings: ModelSettings, study_url: str, previous: PreviousModel | None
 ) -> tuple[Candidate, pd.DataFrame]:
-    """Tune when due, fit with early stopping, calibrate and judge; also returns the gain of every feature."""
+    """Tune when due, fit with early stopping, refit if asked, calibrate and judge; also returns every feature's
+    gain (of the fit the slice stopped)."""
     params, provenance = choose_params(settings, study_url, month, data, feature_names())
     booster, importance = fit_with_selection(data, params, settings)
+    deployed = booster
+    if settings.refit_on_all_labels:
+        deployed = refit(data, booster.feature_name(), params, settings, booster.best_iteration)
     card = card_for(
         month,
         data,
@@ -123,18 +161,22 @@ def lightgbm_candidate(
         params={**BASE_PARAMS, **params},
         params_provenance=provenance,
         best_iteration=booster.best_iteration,
-        features=booster.feature_name(),
+        features=deployed.feature_name(),
         importance=importance.head(IMPORTANCE_ROWS_KEPT).to_dict(orient="records"),
     )
-    return judged(LightGBMScorer(booster), card, data, settings, previous), importance
+    return judged(LightGBMScorer(booster), LightGBMScorer(deployed), card, data, settings, previous), importance
 
 
 def scorecard_candidate(
     month: str, data: TrainingData, settings: ModelSettings, importance: pd.DataFrame, previous: PreviousModel | None
 ) -> Candidate:
-    """The scorecard on the LightGBM's top features by gain, fitted on the same training rows."""
+    """The scorecard on the LightGBM's top features by gain, fitted on the same training rows (and refit on every
+    labelled row when the LightGBM is)."""
     names = importance.loc[importance["gain"] > 0, "feature"].head(settings.scorecard_characteristics).tolist()
-    _, table = scorecard.fit_scorecard(data.train, names, settings.seed, settings.num_threads)
+    _, validated = scorecard.fit_scorecard(data.train, names, settings.seed, settings.num_threads)
+    table = validated
+    if settings.refit_on_all_labels:
+        _, table = scorecard.fit_scorecard(data.labelled, names, settings.seed, settings.num_threads)
     spread = [{"feature": item.name, "gain": max(item.points) - min(item.points)} for item in table.characteristics]
     card = card_for(
         month,
@@ -150,14 +192,14 @@ def scorecard_candidate(
         features=table.feature_name(),
         importance=sorted(spread, key=lambda row: (-row["gain"], row["feature"])),
     )
-    return judged(ScorecardScorer(table), card, data, settings, previous)
+    return judged(ScorecardScorer(validated), ScorecardScorer(table), card, data, settings, previous)
 
 
 def train_month_models(
     month: str, data: TrainingData, settings: ModelSettings, study_url: str, previous: Model | None
 ) -> MonthModels:
     """Train both candidates on the month's window and judge each against the previous champion."""
-    earlier = score_previous(previous, data.validation)
+    earlier = score_previous(previous, data)
     lightgbm, importance = lightgbm_candidate(month, data, settings, study_url, earlier)
     points = scorecard_candidate(month, data, settings, importance, earlier)
     candidates = {lightgbm.family: lightgbm, points.family: points}

@@ -26,6 +26,8 @@ class ModelSettings:
     max_auc_drop: float = 0.02  # versus the previous month's champion on the same validation slice
     min_validation_defaults: int = 500  # the out-of-time validation slice grows back in time until it holds these
     max_validation_share: float = 0.5  # ... but never takes more than this share of the labelled rows
+    # after the slice chose parameters, iterations and calibration, refit on every labelled row and deploy that
+    refit_on_all_labels: bool = True
     scorecard_characteristics: int = 20  # the scorecard bins the LightGBM's top features by gain
     promotion_rule: str = "lightgbm"  # a family that must pass, or best_validation_auc among those that pass
 

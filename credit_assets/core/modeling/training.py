@@ -50,6 +50,7 @@ class TrainingData:
     validation_months: list[str]
     min_validation_defaults: int
     max_validation_share: float
+    validation_row_months: np.ndarray | None = None  # the month of each validation row, when known
 
     @property
     def validation_defaults(self) -> int:
@@ -60,7 +61,14 @@ class TrainingData:
         """Whether the slice holds the defaults asked for; when not, its AUC and calibration are not to be trusted."""
         return self.validation_defaults >= self.min_validation_defaults
 
-    def window(self) -> dict[str, Any]:
+    @cached_property
+    def labelled(self) -> pd.DataFrame:
+        """Every labelled row, the training rows then the validation slice: what a refit trains on."""
+        return pd.concat([self.train, self.validation], ignore_index=True)
+
+    def window(self, refit: bool = False) -> dict[str, Any]:
+        """The card's window; `deployed_*` describe the rows the deployed model trained on (all of them if `refit`)."""
+        deployed = [self.train, self.validation] if refit else [self.train]
         return {
             "train_months": self.train_months,
             "validation_months": self.validation_months,
@@ -71,6 +79,12 @@ class TrainingData:
             "min_validation_defaults": self.min_validation_defaults,
             "max_validation_share": self.max_validation_share,
             "validation_sufficient": self.validation_sufficient,
+            "refit_on_all_labels": refit,
+            "deployed_train_months": sorted({*self.train_months, *self.validation_months})
+            if refit
+            else self.train_months,
+            "deployed_train_rows": sum(len(frame) for frame in deployed),
+            "deployed_train_defaults": int(sum(frame[schema.TARGET_COLUMN].sum() for frame in deployed)),
             **self.hashes,
         }
 
@@ -78,6 +92,11 @@ class TrainingData:
     def hashes(self) -> dict[str, str]:
         """Content hashes of the training rows and the validation slice, computed once for both candidates' cards."""
         return {"train_sha256": frame_hash(self.train), "validation_sha256": frame_hash(self.validation)}
+
+
+def deployed_train_months(window: dict[str, Any]) -> list[str]:
+    """The months a card's deployed model trained on (cards from before the refit name only `train_months`)."""
+    return window.get("deployed_train_months", window["train_months"])
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -129,6 +148,7 @@ def split_out_of_time(frames: dict[str, pd.DataFrame], min_defaults: int, max_sh
         sorted(set(month_of_row[start:])),
         min_defaults,
         max_share,
+        month_of_row[start:],
     )
 
 
@@ -143,6 +163,13 @@ def binned(data: TrainingData, features: list[str]) -> tuple[lgb.Dataset, lgb.Da
     return train_set, lgb_dataset(data.validation, features, reference=train_set)
 
 
+def train_params(params: dict[str, Any], features: list[str], settings: ModelSettings) -> dict[str, Any]:
+    """LightGBM's parameters for a fit on `features`: the base, the chosen ones, the monotone constraints, the seed."""
+    directions = monotone_directions() if settings.monotone else {}
+    constraints = {"monotone_constraints": [directions.get(name, 0) for name in features]} if directions else {}
+    return {**BASE_PARAMS, **params, **constraints, "seed": settings.seed, "num_threads": settings.num_threads}
+
+
 def fit(
     data: TrainingData,
     features: list[str],
@@ -155,15 +182,23 @@ def fit(
     """Train with early stopping on the validation slice (the settings' patience unless one is given), on
     `datasets` from `binned(data, features)` when the caller fits more than once."""
     train_set, valid_set = datasets or binned(data, features)
-    directions = monotone_directions() if settings.monotone else {}
-    constraints = {"monotone_constraints": [directions.get(name, 0) for name in features]} if directions else {}
     patience = early_stopping_rounds or settings.early_stopping_rounds
     return lgb.train(
-        {**BASE_PARAMS, **params, **constraints, "seed": settings.seed, "num_threads": settings.num_threads},
+        train_params(params, features, settings),
         train_set,
         num_boost_round=settings.max_boost_rounds,
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(patience, verbose=False), *callbacks],
+    )
+
+
+def refit(
+    data: TrainingData, features: list[str], params: dict[str, Any], settings: ModelSettings, rounds: int
+) -> lgb.Booster:
+    """Train on every labelled row, the validation slice included, for exactly `rounds` rounds (no early stopping:
+    the slice already chose them)."""
+    return lgb.train(
+        train_params(params, features, settings), lgb_dataset(data.labelled, features), num_boost_round=rounds
     )
 
 

@@ -2,7 +2,8 @@
 
 Every month a LightGBM (tuned in a persistent Optuna study when due) and an optbinning scorecard train on the
 same window, calibrate on the same out-of-time validation slice (the newest labelled rows holding the
-configured number of defaults) and face the same blocking checks. Both are kept in the content-addressed
+configured number of defaults), are refit on every labelled row unless `refit_on_all_labels` is off, and face
+the same blocking checks. Both are kept in the content-addressed
 registry; the promotion rule names the champion and the decision is appended to the promotion log.
 """
 
@@ -143,6 +144,13 @@ def champion_metadata(
         "validation_rows": card.window["validation_rows"],
         "validation_defaults": card.window["validation_defaults"],
         "validation_slice_sufficient": card.window["validation_sufficient"],
+        "validation_metrics_of": "the fit on the training rows before the refit (out of time)"
+        if card.window["refit_on_all_labels"]
+        else "the deployed model (out of time)",
+        "refit_on_all_labels": card.window["refit_on_all_labels"],
+        "deployed_train_months": ", ".join(card.window["deployed_train_months"]),
+        "deployed_train_rows": card.window["deployed_train_rows"],
+        "deployed_train_defaults": card.window["deployed_train_defaults"],
         "best_iteration": card.best_iteration,
         "feature_count": len(card.features),
         "params": dg.MetadataValue.json(card.params),
