@@ -18,11 +18,8 @@ from credit_assets_tests.support.materialise import (
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Fairness needs forecasts, not a tuned model; one LightGBM thread avoids thread contention on busy cores. No
-# refit: refit on all 4,000 history rows the model learns the generator's age effect (age is in the true risk)
-# well enough that the 64 applicants under 25 of the month without a planted disparity are flagged (approved
-# 0.56 against 0.76, Holm p 0.011), and these tests need that month to pass.
-QUICK_MODEL = {"retune": "never", "num_threads": 1, "max_boost_rounds": 60, "refit_on_all_labels": False}
+# Fairness needs forecasts, not a tuned model; one LightGBM thread avoids thread contention on busy cores.
+QUICK_MODEL = {"retune": "never", "num_threads": 1, "max_boost_rounds": 60}
 
 
 # The second month (unlabelled) carries a planted real disparity: women's external credit scores sit 1.5
@@ -78,9 +75,13 @@ def test_fairness_asset_writes_json_and_png_and_runs_its_check(scored: StorageRe
     )
     assert {"sex_outcomes", "age_band_outcomes", "marital_status_outcomes"} <= set(materialisation)
     assert check.check_name == "no_significant_adverse_impact"
-    # A month without a planted disparity passes: every judged group was tested, none flagged after Holm.
-    assert check.passed and disparities(Fairness.from_dict(stored)) == []
-    assert check.metadata["warnings"].data == []
+    # A month without a planted disparity raises nothing on sex. Age is in the generator's true risk, and the model
+    # learns it through proxies (employment length, document and phone dates), so a young band may be flagged:
+    # a real effect of the data, which the check must report like any other.
+    found = disparities(Fairness.from_dict(stored))
+    warned = {w["attribute"] for w in check.metadata["warnings"].data}
+    assert check.passed == (found == []) and warned <= {"age_band"}
+    assert sex_group(stored, "F")["flagged"] is False
     assert {attribute: figures["reference_group"] for attribute, figures in stored["attributes"].items()} == {
         "sex": "M",
         "age_band": "35-44",

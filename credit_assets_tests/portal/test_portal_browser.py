@@ -37,8 +37,13 @@ from credit_assets_tests.support.e2e import (
 )
 from credit_assets_tests.support.materialise import INGEST, failure_message, materialize_month
 
-MONTHS = GeneratorConfig(seed=4, history_rows=3_000, months=1, rows_per_month=1_000)
-HISTORY, UPLOADED = MONTHS.month_keys
+# The uploaded month carries a planted disparity (women's external scores 1.5 standard deviations lower), so its
+# summary always lists a failed check: the fair-lending warning on sex.
+HISTORY, UPLOADED = GeneratorConfig(history_rows=1, months=1).month_keys
+MONTHS = GeneratorConfig(
+    seed=4, history_rows=3_000, months=1, rows_per_month=1_000, disparity_month=UPLOADED,
+    disparity_group="CODE_GENDER=F", disparity_strength=1.5,
+)  # fmt: skip
 PASSWORDS = {"olga": "uploader-password-1", "victor": "viewer-password-22"}
 SCORED_MS = 8 * 60_000  # sensor tick, the file's settling time, run start and a small model on 2 busy cores
 
@@ -229,7 +234,8 @@ def test_a_scored_months_summary_draws_its_chart_within_the_content_security_pol
     expect(page.get_by_role("heading", name="Trends")).to_be_visible()
     screenshot(page, "portal", "6-month-summary", full_page=True)
     assert not [text for text in console if "Content Security Policy" in text], console
-    link = page.get_by_role("link", name="the check in Dagster").first  # the small month's fair-lending warning
+    expect(page.get_by_text("sex F: n = ")).to_be_visible()  # the planted disparity's warning, in plain words
+    link = page.get_by_role("link", name="the check in Dagster").first
     check = parse_qs(urlparse(link.get_attribute("href")).query)["checkDetail"][0]
     link.click()
     expect(page).to_have_url(re.compile(rf"/assets/\w+\?view=checks&checkDetail={check}$"))
