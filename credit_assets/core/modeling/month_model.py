@@ -21,7 +21,7 @@ from credit_assets.core.features import feature_names
 from credit_assets.core.modeling import compliance, scorecard
 from credit_assets.core.modeling.calibration import calibrate
 from credit_assets.core.modeling.card import ModelCard
-from credit_assets.core.modeling.gate import PreviousModel, gate
+from credit_assets.core.modeling.gate import PreviousModel, compare_aucs, gate
 from credit_assets.core.modeling.models import LightGBMScorer, Model, ScorecardScorer, Scorer
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import (
@@ -99,9 +99,13 @@ def score_previous(previous: Model | None, data: TrainingData) -> PreviousModel 
     if previous is None:
         return None
     rows = unseen_rows(previous.card.window, data)
+    if not rows.any():
+        return PreviousModel(previous.version, None, rows, np.empty(0))
     fresh = data.validation[rows]
-    auc = metrics(fresh[schema.TARGET_COLUMN], previous.raw_probability(fresh))["roc_auc"] if rows.any() else None
-    return PreviousModel(previous.version, auc, rows)
+    probabilities = previous.raw_probability(fresh)
+    return PreviousModel(
+        previous.version, metrics(fresh[schema.TARGET_COLUMN], probabilities)["roc_auc"], rows, probabilities
+    )
 
 
 def judged(
@@ -120,7 +124,7 @@ def judged(
     scores = metrics(labels, raw)
     compared = None
     if previous is not None and previous.rows.any():
-        compared = metrics(labels[previous.rows], raw[previous.rows])["roc_auc"]
+        compared = compare_aucs(labels.to_numpy()[previous.rows], raw[previous.rows], previous.probabilities)
     card = replace(card, validation_metrics=scores, calibration=report.to_dict())
     verdicts = {
         GATE: gate(settings, scores["roc_auc"], previous, compared),
