@@ -68,7 +68,7 @@ def reason_figures(forecasts: pd.DataFrame) -> dict[str, Any]:
     given = reasons.where(reasons != "")
     counts = given.notna().sum(axis=1)
     external = given.apply(lambda column: column.str.startswith(EXT_FAMILY, na=False)).sum(axis=1)
-    top = Counter(given.stack().tolist()).most_common(8)
+    top = Counter(given.stack().dropna().tolist()).most_common(8)  # pandas 3 keeps NaN when stacking
     return {
         "notices": len(reasons),
         "share_by_reason_count": {int(k): round(float(v), 3) for k, v in counts.value_counts(normalize=True).items()},
@@ -121,7 +121,10 @@ def month_figures(storage: StorageResource, month: str, result: dg.ExecuteInProc
     fairness = metadata_of(result, "fairness")
     return {
         "month": month,
-        "model": {key: model.get(key) for key in ("family", "calibration_method", "train_rows", "validation_rows")},
+        "model": {
+            key: model.get(key)
+            for key in ("family", "calibration_method", "train_rows", "validation_rows", "deployed_train_rows")
+        },
         "auc": round(float(roc_auc_score(y, p)), 4),
         "in_the_large": in_the_large(y, p),
         "approved_in_the_large": in_the_large(y[approved], p[approved]),
@@ -159,8 +162,9 @@ def month_rows(label: str, run: dict[str, Any]) -> list[str]:
         shares = ", ".join(f"{k}: {counts[k]:.0%}" for k in sorted(counts, key=int))
         check = m["checks"]["calibrated"]
         verdict = "passes" if check["passed"] else "warns"
+        trained = m["model"].get("deployed_train_rows") or m["model"]["train_rows"]  # absent before the refit
         rows.append(
-            f"| {label} | {m['month']} | {m['model']['train_rows']:,} | {m['auc']:.4f} | "
+            f"| {label} | {m['month']} | {trained:,} | {m['auc']:.4f} | "
             f"{large_text(m['in_the_large'])} | {large_text(m['approved_in_the_large'])} | {verdict} | {shares} | "
             f"{m['reasons']['share_naming_external_scores_twice_or_more']:.0%} |"
         )
@@ -177,7 +181,7 @@ def fairness_rows(table: list[dict[str, Any]]) -> list[str]:
 def report(runs: dict[str, dict[str, Any]]) -> str:
     """Markdown comparing runs (label -> figures): per-month figures, top reasons and the last month's fairness."""
     lines = [
-        "| code | month | training rows | AUC | defaults observed / expected, all | approved | `calibrated` "
+        "| code | month | rows the deployed model trained on | AUC | defaults observed / expected, all | approved | `calibrated` "
         "| notices by number of reasons | notices naming external scores twice |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
