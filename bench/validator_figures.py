@@ -181,7 +181,8 @@ def fairness_rows(table: list[dict[str, Any]]) -> list[str]:
 def report(runs: dict[str, dict[str, Any]]) -> str:
     """Markdown comparing runs (label -> figures): per-month figures, top reasons and the last month's fairness."""
     lines = [
-        "| code | month | rows the deployed model trained on | AUC | defaults observed / expected, all | approved | `calibrated` "
+        "| code | month | rows the deployed model trained on | AUC | defaults observed / expected, all "
+        "| approved | `calibrated` "
         "| notices by number of reasons | notices naming external scores twice |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
