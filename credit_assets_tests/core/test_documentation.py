@@ -278,3 +278,17 @@ def test_calibration_in_the_large_shows_both_populations() -> None:
     # Stored before calibration in the large was measured: neither key exists.
     unmeasured = stored({key: value for key, value in PERFORMANCE.items() if "in_the_large" not in key})
     assert "Calibration in the large" not in render(pack(performance=unmeasured))
+
+
+def test_the_window_says_what_the_deployed_model_trained_on() -> None:
+    refit = {
+        **WINDOW,
+        "refit_on_all_labels": True,
+        "deployed_train_months": ["2020-08", "2020-09", "2020-10"],
+        "deployed_train_rows": 9000,
+        "deployed_train_defaults": 731,
+    }
+    window = facts_with(render(pack(champion=card(refit))), "training months")
+    assert window["deployed model"].startswith("refit on every labelled row")
+    assert window["deployed model's rows"] == "9000 (731 defaults)"
+    assert "deployed model" not in facts_with(render(pack()), "training months")  # a card from before the refit

@@ -155,6 +155,20 @@ def anchor(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
+def deployed_rows(window: dict[str, Any]) -> dict[str, Any]:
+    """What the deployed model trained on: every labelled row when refit, else the training rows (older cards
+    record nothing of it and are shown as before)."""
+    if "refit_on_all_labels" not in window:
+        return {}
+    refit = window["refit_on_all_labels"]
+    return {
+        "deployed model": "refit on every labelled row (training and validation) with the slice's choices"
+        if refit
+        else "the fit on the training rows",
+        "deployed model's rows": f"{window['deployed_train_rows']} ({window['deployed_train_defaults']} defaults)",
+    }
+
+
 def window_months(window: dict[str, Any]) -> dict[str, str]:
     """Training, split and validation months, each month under one (the split month's older rows train)."""
     shared = [m for m in window["validation_months"] if m in window["train_months"]]
@@ -360,6 +374,7 @@ def render(pack: PackInputs) -> str:
                     f"{window['max_validation_share']:.0%} of the labelled rows)",
                     "validation data SHA-256": window["validation_sha256"],
                     "first validation SK_ID_CURR": window["validation_first_id"],
+                    **deployed_rows(window),
                 }
             ),
         ),
