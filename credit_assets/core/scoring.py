@@ -30,6 +30,8 @@ REASON_COUNT = 4  # principal reasons on an adverse-action notice (12 CFR 1002.9
 # points to double the odds). Smaller pushes are minor next to the 1 to 2 log-odds that separate a referred
 # applicant from the average one, and naming them is what filled every notice with four reasons.
 MATERIAL_LOG_ODDS = 0.1
+PROBABILITY_BANDS = 20  # the portal's score chart: bands of 5 percentage points
+TOP_REASONS = 10  # the most frequent statements a month's summary lists
 NO_REASON = ""  # approved applications, and the unused reason slots of an adverse one
 DECISIONS = ("approve", "review", "decline")
 ADVERSE = ("review", "decline")
@@ -133,10 +135,30 @@ def reason_columns() -> list[str]:
     return [f"reason_{i + 1}" for i in range(REASON_COUNT)]
 
 
+def decision_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Applications of each decision in a forecast table, every decision listed."""
+    counts = table["decision"].value_counts().reindex(DECISIONS, fill_value=0)
+    return {decision: int(count) for decision, count in counts.items()}
+
+
 def decision_shares(table: pd.DataFrame) -> dict[str, float]:
     """Share of each decision in a forecast table, every decision listed."""
-    shares = table["decision"].value_counts(normalize=True).reindex(DECISIONS, fill_value=0.0)
-    return {decision: round(float(share), 4) for decision, share in shares.items()}
+    rows = max(len(table), 1)  # an empty table has every share 0
+    return {decision: round(count / rows, 4) for decision, count in decision_counts(table).items()}
+
+
+def applications_per_band(frame: pd.DataFrame) -> dict[str, list[int]]:
+    """Per decision, its applications in each of PROBABILITY_BANDS equal default-probability bands, lowest first."""
+    bands = np.minimum((frame["default_probability"].to_numpy() * PROBABILITY_BANDS).astype(int), PROBABILITY_BANDS - 1)
+    decisions = frame["decision"].to_numpy()
+    return {d: np.bincount(bands[decisions == d], minlength=PROBABILITY_BANDS).tolist() for d in DECISIONS}
+
+
+def top_reasons(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The TOP_REASONS statements given most often on the month's adverse decisions, with how many gave each."""
+    given = frame[reason_columns()].stack()
+    counts = given[given != NO_REASON].value_counts().head(TOP_REASONS)
+    return [{"reason": reason, "applications": int(count)} for reason, count in counts.items()]
 
 
 # The forecast checks, by name: what each asserts. `ForecastAudit.verdicts` judges them under the same names.

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from credit_assets.core.scoring import DECISIONS, NO_REASON, reason_columns
+from credit_assets.core.scoring import DECISIONS, NO_REASON, PROBABILITY_BANDS, TOP_REASONS, reason_columns
 from credit_assets.core.store import ArtifactStore
-from credit_assets.defs.assets.forecasts import PROBABILITY_BANDS, TOP_REASONS
 from credit_assets.portal import status
 from credit_assets_tests.defs.test_lineage import EVERY_ASSET, QUICK_COMPARISON
 from credit_assets_tests.portal.conftest import FIRST, HISTORY, add_users, audit_log, log_in

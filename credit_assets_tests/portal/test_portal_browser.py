@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from credit_assets.core.months import landing_file_name
+from credit_assets.core.scoring import PROBABILITY_BANDS
 from credit_assets.core.store import ArtifactStore
-from credit_assets.defs.assets.forecasts import PROBABILITY_BANDS
 from credit_assets.defs.storage import StorageResource
 from credit_assets.portal.audit import AuditLog
 from credit_assets.portal.users import Role, UserStore

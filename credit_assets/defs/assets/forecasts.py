@@ -10,20 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 
 from credit_assets.core.contract import schema
 from credit_assets.core.scoring import (
-    DECISIONS,
     FORECAST_CHECKS,
-    NO_REASON,
     Cutoffs,
     ForecastAudit,
+    applications_per_band,
     audit,
+    decision_counts,
     decision_shares,
-    reason_columns,
     score,
+    top_reasons,
 )
 from credit_assets.core.store import write_csv
 from credit_assets.defs.assets.features import features
@@ -36,22 +34,6 @@ from credit_assets.defs.storage import StorageResource
 
 ForecastConfig = config_class(Cutoffs, "ForecastConfig")
 CUTOFFS_FILE = "cutoffs.json"
-PROBABILITY_BANDS = 20  # the portal's score chart: bands of 5 percentage points
-TOP_REASONS = 10
-
-
-def applications_per_band(frame: pd.DataFrame) -> dict[str, list[int]]:
-    """Per decision, its applications in each of PROBABILITY_BANDS equal default-probability bands, lowest first."""
-    bands = np.minimum((frame["default_probability"].to_numpy() * PROBABILITY_BANDS).astype(int), PROBABILITY_BANDS - 1)
-    decisions = frame["decision"].to_numpy()
-    return {d: np.bincount(bands[decisions == d], minlength=PROBABILITY_BANDS).tolist() for d in DECISIONS}
-
-
-def top_reasons(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The TOP_REASONS statements given most often on the month's adverse decisions, with how many gave each."""
-    given = frame[reason_columns()].stack()
-    counts = given[given != NO_REASON].value_counts().head(TOP_REASONS)
-    return [{"reason": reason, "applications": int(count)} for reason, count in counts.items()]
 
 
 def export_path(storage: StorageResource, month: str) -> Path:
@@ -84,9 +66,7 @@ def forecasts(
                 **{name: value for name, value in asdict(cutoffs).items()},
                 "mean_probability": float(frame["default_probability"].mean()),
                 "decision_shares": dg.MetadataValue.json(decision_shares(frame)),
-                "decision_counts": dg.MetadataValue.json(
-                    {d: int(n) for d, n in frame["decision"].value_counts().reindex(DECISIONS, fill_value=0).items()}
-                ),
+                "decision_counts": dg.MetadataValue.json(decision_counts(frame)),
                 "applications_per_probability_band": dg.MetadataValue.json(applications_per_band(frame)),
                 "top_reasons": dg.MetadataValue.json(top_reasons(frame)),
                 "export": dg.MetadataValue.path(str(export)),
