@@ -13,6 +13,7 @@ from credit_assets.definitions import defs
 from credit_assets.defs.landing_sensor import LABELS_TAG, SETTLE_SECONDS, landing_sensor
 from credit_assets_tests.support.materialise import (
     ASSETS,
+    EVERY_ASSET,
     INGEST,
     SMALL,
     failure_message,
@@ -23,7 +24,6 @@ from credit_assets_tests.support.materialise import (
 
 UNLABELLED = dataclasses.replace(SMALL, months=1, label_latest=False)  # the history, then 2020-10 without TARGET
 HISTORY, MONTH = UNLABELLED.month_keys
-EVERY_ASSET = sorted(key.to_user_string() for asset in ASSETS for key in asset.keys)
 REPORTS = {"forecast_performance", "model_comparison", "decision_economics", "model_documentation"}
 
 

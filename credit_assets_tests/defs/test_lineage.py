@@ -12,7 +12,9 @@ from credit_assets.definitions import defs
 from credit_assets.defs.metadata import table
 from credit_assets.defs.storage import READ_LOG_PREFIX, StorageResource
 from credit_assets_tests.support.materialise import (
+    EVERY_ASSET,
     MONTHS,
+    QUICK_COMPARISON,
     copy_storage,
     failure_message,
     materialize_month,
@@ -20,8 +22,6 @@ from credit_assets_tests.support.materialise import (
 )
 
 HISTORY, FIRST, SECOND, _ = MONTHS
-EVERY_ASSET = [key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()]
-QUICK_COMPARISON = {"model_comparison": {"max_train_rows": 1_000, "num_threads": 1, "forest_trees": 10}}
 
 
 @pytest.fixture(scope="module")

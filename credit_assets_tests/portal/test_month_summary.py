@@ -14,9 +14,15 @@ from fastapi.testclient import TestClient
 from credit_assets.core.scoring import DECISIONS, NO_REASON, PROBABILITY_BANDS, TOP_REASONS, reason_columns
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal import status
-from credit_assets_tests.defs.test_lineage import EVERY_ASSET, QUICK_COMPARISON
 from credit_assets_tests.portal.conftest import FIRST, HISTORY, add_users, audit_log, log_in
-from credit_assets_tests.support.materialise import MONTHS, failure_message, materialize_month, storage_with
+from credit_assets_tests.support.materialise import (
+    EVERY_ASSET,
+    MONTHS,
+    QUICK_COMPARISON,
+    failure_message,
+    materialize_month,
+    storage_with,
+)
 
 SECOND = MONTHS[2]
 DAGSTER = "http://127.0.0.1:3000"  # the portal's default Dagster URL

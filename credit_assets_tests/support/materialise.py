@@ -20,6 +20,9 @@ FAST_MODEL = {"optuna_trials": 2, "max_boost_rounds": 200, "early_stopping_round
 
 # the defs folder's modules import each other's definitions, so the same objects appear more than once
 ASSETS = list({id(asset): asset for asset in defs.assets or []}.values())
+EVERY_ASSET = sorted(key.to_user_string() for asset in ASSETS for key in asset.keys)
+# model_comparison's shadow models, small: the tests that run every asset judge its wiring, not its figures
+QUICK_COMPARISON = {"model_comparison": {"max_train_rows": 1_000, "num_threads": 1, "forest_trees": 10}}
 # freshness is judged against the clock by its own sensor, never inside a month's run
 CHECKS = [c for c in {id(c): c for c in defs.asset_checks or []}.values() if c not in forecast_freshness_checks]
 
