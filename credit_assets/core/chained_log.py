@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,21 +87,30 @@ class ChainedLog:
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append an entry (never rewriting the file): numbered and chained to the line before."""
         with self._locked():
-            head = self.head()
-            chained = {
-                **entry,
-                "sequence": head.sequence + 1 if head else 1,
-                self.previous_field: head.seal if head else GENESIS,
-            }
-            chained[self.seal_field] = self.seal(chained)
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
-            with os.fdopen(descriptor, "a", encoding="utf-8") as log:
-                os.fchmod(log.fileno(), self.file_mode)  # also tightens a log made by an older version
-                log.write(json.dumps(chained, sort_keys=True) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-            if self.anchor:
-                self.anchor.write(Head(chained["sequence"], chained[self.seal_field]))
+            return self._append_locked(entry)
+
+    def append_checked(self, make: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> dict[str, Any]:
+        """Append the entry `make` builds from every entry so far (it raises to refuse), all under the lock: no other
+        writer can append between the check and the write."""
+        with self._locked():
+            return self._append_locked(make(self.entries()))
+
+    def _append_locked(self, entry: dict[str, Any]) -> dict[str, Any]:
+        head = self.head()
+        chained = {
+            **entry,
+            "sequence": head.sequence + 1 if head else 1,
+            self.previous_field: head.seal if head else GENESIS,
+        }
+        chained[self.seal_field] = self.seal(chained)
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as log:
+            os.fchmod(log.fileno(), self.file_mode)  # also tightens a log made by an older version
+            log.write(json.dumps(chained, sort_keys=True) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+        if self.anchor:
+            self.anchor.write(Head(chained["sequence"], chained[self.seal_field]))
         return chained
 
     def head(self) -> Head | None:

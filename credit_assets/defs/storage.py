@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from credit_assets.core.modeling.change_control import ChampionState
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.modeling.training import FeatureLoader
@@ -107,6 +108,29 @@ class StorageResource(dg.ConfigurableResource):
         """Keep a trained model in the registry (a no-op when that version is stored); whether it is new."""
         try:
             return self.registry.register(model)
+        except RegistryError as error:
+            raise Refusal(str(error)) from error
+
+    def promotion_state(self, context: Context, asset: AssetRef) -> ChampionState:
+        """What the promotion log says now: the champion in force, a candidate awaiting approval, open triggers."""
+        self._readable(context, asset)
+        try:
+            return self.registry.state()
+        except RegistryError as error:
+            raise Refusal(str(error)) from error
+
+    def promotions(self, context: Context, asset: AssetRef) -> list[dict[str, Any]]:
+        """Every entry of the promotion log, oldest first, after its chain check."""
+        self._readable(context, asset)
+        try:
+            return self.registry.promotions()
+        except RegistryError as error:
+            raise Refusal(str(error)) from error
+
+    def append_decision(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Append a decision or trigger to the promotion log; a log that fails its chain check refuses the step."""
+        try:
+            return self.registry.append(entry)
         except RegistryError as error:
             raise Refusal(str(error)) from error
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from credit_assets.core.chained_log import ChainBroken, ChainedLog
+from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.calibration import Calibrator
 from credit_assets.core.modeling.card import CARD_FILE, ModelCard
 from credit_assets.core.modeling.models import CALIBRATION_FILE, Model, scorer_from_files
@@ -104,7 +105,10 @@ class ModelRegistry:
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append a decision to the log (never rewriting it): numbered and chained to the line before."""
-        return self.log.append(entry)
+        try:
+            return self.log.append(entry)
+        except ChainBroken as error:
+            raise RegistryError(str(error)) from error
 
     def promotions(self) -> list[dict[str, Any]]:
         """Every decision in the log, oldest first, after checking each line's hash and its link to the one before."""
@@ -115,10 +119,23 @@ class ModelRegistry:
 
     def decision(self, month: str) -> dict[str, Any] | None:
         """The newest decision for a month, or None when none was made."""
-        found = [entry for entry in self.promotions() if entry["month"] == month]
-        return found[-1] if found else None
+        return change_control.month_decision(self.promotions(), month)
 
     def champion(self, month: str) -> Model | None:
-        """The model promoted for a month by its newest decision, or None when none was."""
+        """The model that scores a month by its newest decision, or None when none does."""
         entry = self.decision(month)
         return self.load(entry["champion"]) if entry and entry.get("champion") else None
+
+    def state(self) -> change_control.ChampionState:
+        """The champion in force, how it was approved, a candidate awaiting approval and the open triggers."""
+        return change_control.fold(self.promotions())
+
+    def decide(self, version: str, decision: str, user: str, role: str, comment: str) -> dict[str, Any]:
+        """Record a model_risk user's approval or rejection of the candidate awaiting it; the check that it may be
+        decided and the append happen under the log's lock, so two decisions can never both take it."""
+        try:
+            return self.log.append_checked(
+                lambda entries: change_control.decision_entry(entries, version, decision, user, role, comment)
+            )
+        except ChainBroken as error:
+            raise RegistryError(str(error)) from error
