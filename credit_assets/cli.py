@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH, checked_month, history_note
 from credit_assets.core.store import ArtifactStore, default_root
@@ -292,40 +293,58 @@ def _scorable_month(month: str) -> str:
 
 
 def _explain_month(store: ArtifactStore, registry: ModelRegistry, month: str) -> list[str]:
-    """Which version scored the month (from its forecasts) and the decision that promoted it."""
+    """Which version scored the month (from its forecasts), the decision behind it and its triggers."""
     decision = registry.decision(_scorable_month(month))
     if decision is None:
         raise ValueError(f"no promotion decision for {month}: materialise model for {month} first")
     path = store.table_path("forecasts", month)
     scored = sorted(pd.read_parquet(path, columns=["model_version"])["model_version"].unique()) if path.exists() else []
+    review = decision.get("review") or {}
     lines = [
         f"{month} was scored by {', '.join(scored)}" if scored else f"{month} has no forecasts yet",
-        f"decision #{decision['sequence']} at {decision['decided_at']}: rule {decision['rule']!r} chose "
-        f"{decision['champion'] or 'no model (nothing passed)'}",
+        f"decision #{decision['sequence']} at {decision['decided_at']}: {decision['champion'] or 'no champion'} "
+        f"scores the month; {review.get('why', 'rule ' + repr(decision['rule']) + ' promoted it at once')}",
+        *(f"  trigger {t['kind']} ({t['month']}): {t['description']}" for t in review.get("triggers", [])),
         f"triggered by run {decision['trigger']['run_id']} {decision['trigger']['tags']}",
         *(_candidate_line(candidate, decision["champion"]) for candidate in decision["candidates"]),
     ]
+    if decision.get("proposed"):
+        approval = decision.get("approval") or {}
+        lines.append(f"proposed {decision['proposed']}: {approval.get('status')} ({approval.get('reason')})")
     if decision["champion"] and scored and scored != [decision["champion"]]:
         lines.append("WARNING: the forecasts predate the newest decision: materialise forecasts for the month again")
     return lines
 
 
 def _run_models(args: argparse.Namespace) -> int:
-    """List every registry version (checking its hashes), or explain one month's model."""
+    """List every registry version (checking its hashes) and why each champion is champion, or explain a month."""
     store = ArtifactStore(args.root.resolve())
     registry = ModelRegistry(store.registry_dir)
     if args.month:
         print("\n".join(_explain_month(store, registry, args.month)))
         return 0
-    champions = {entry["champion"]: entry["month"] for entry in registry.promotions() if entry["champion"]}
-    print(f"{'version':<30}{'family':<11}{'trained for':<13}{'validation AUC':<16}{'calibration':<13}champion of")
+    entries = registry.promotions()
+    scored: dict[str, list[str]] = {}
+    for entry in entries:
+        if change_control.kind(entry) == change_control.MONTH and entry["champion"]:
+            scored.setdefault(entry["champion"], []).append(entry["month"])
+    print(f"{'version':<30}{'family':<11}{'trained for':<13}{'validation AUC':<16}{'calibration':<13}scored")
     for card in registry.cards():
         registry.verify(card.version)
-        months = sorted(m for v, m in champions.items() if v == card.version)
+        months = sorted(set(scored.get(card.version, [])))
         auc = card.validation_metrics["roc_auc"]
         print(
             f"{card.version:<30}{card.family:<11}{card.month:<13}{auc:<16.4f}{card.calibration['method']:<13}"
             f"{', '.join(months) or '-'}"
+        )
+    state = change_control.fold(entries)
+    print("\nWhy each champion is champion (oldest first):")
+    print("\n".join(f"  {reign.why()}" for reign in change_control.reigns(entries)) or "  no champion yet")
+    if state.pending:
+        approval = state.pending.get("approval") or {}
+        print(
+            f"\nAwaiting approval: {state.pending['proposed']} (developed for {state.pending['month']}; "
+            f"{approval.get('reason')}); {state.champion or 'no champion'} keeps scoring until model_risk decides"
         )
     return 0
 

@@ -121,18 +121,22 @@ def _approval(state: ChampionState, entry: dict[str, Any]) -> ChampionState:
     return ChampionState(state.champion, state.developed, state.approval, None, state.open_triggers)
 
 
+def _step(state: ChampionState, entry: dict[str, Any]) -> ChampionState:
+    """The state after one more entry."""
+    if kind(entry) == TRIGGER:
+        return ChampionState(
+            state.champion, state.developed, state.approval, state.pending, [*state.open_triggers, entry]
+        )
+    if kind(entry) == APPROVAL:
+        return _approval(state, entry)
+    return _month(state, entry)
+
+
 def fold(entries: Sequence[dict[str, Any]]) -> ChampionState:
     """The state after every entry of the log, oldest first."""
     state = ChampionState()
     for entry in entries:
-        if kind(entry) == TRIGGER:
-            state = ChampionState(
-                state.champion, state.developed, state.approval, state.pending, [*state.open_triggers, entry]
-            )
-        elif kind(entry) == APPROVAL:
-            state = _approval(state, entry)
-        else:
-            state = _month(state, entry)
+        state = _step(state, entry)
     return state
 
 
@@ -177,6 +181,60 @@ def trigger_entry(month: str, triggers: list[Trigger], entries: Sequence[dict[st
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Reign:
+    """One champion's time in force and why it is champion: the development that proposed it and its approval."""
+
+    version: str
+    developed_for: str
+    triggers: list[str]
+    lda_pick: str
+    approval: dict[str, Any]
+    since: str  # when it took effect
+
+    def why(self) -> str:
+        """The reason in one paragraph, as `credit-assets models` prints it."""
+        triggers = ", ".join(self.triggers) or "none recorded"
+        search = self.lda_pick or "not run (developed before change control)"
+        return (
+            f"{self.version}: developed for {self.developed_for} (triggers: {triggers}); LDA search: {search}; "
+            f"{approval_text(self.approval)}; in force since {self.since}"
+        )
+
+
+def approval_text(approval: dict[str, Any]) -> str:
+    """How a champion was approved, in words: a person with their comment, a rule within limits, or nobody."""
+    if approval.get("kind") == APPROVAL:
+        comment = f': "{approval["comment"]}"' if approval.get("comment") else ""
+        return f"approved by {approval['by']} ({approval.get('role')}) at {approval.get('decided_at')}{comment}"
+    if approval.get("status") == APPROVED:
+        return f"approved automatically under rule {approval.get('rule')!r}: {approval.get('reason')}"
+    return f"no approval (rule {approval.get('rule', 'unknown')!r}: {approval.get('reason', 'none recorded')})"
+
+
+def reigns(entries: Sequence[dict[str, Any]]) -> list[Reign]:
+    """Every champion in the order they took effect, each with why it became champion."""
+    found: list[Reign] = []
+    state = ChampionState()
+    for entry in entries:
+        before = state.champion
+        state = _step(state, entry)
+        if state.champion and state.champion != before:
+            proposal = state.developed or {}
+            review, lda = proposal.get("review") or {}, proposal.get("lda") or {}
+            found.append(
+                Reign(
+                    state.champion,
+                    proposal.get("month", "?"),
+                    [trigger["kind"] for trigger in review.get("triggers", [])],
+                    f"{lda.get('picked')}: {lda.get('reason')}" if lda else "",
+                    state.approval or {},
+                    entry.get("decided_at") or entry.get("recorded_at") or "?",
+                )
+            )
+    return found
 
 
 @dataclass(frozen=True)
