@@ -97,7 +97,8 @@ def _picked(rows: list[dict[str, Any]], picked: Any) -> int | None:
 def alternatives(lda: dict[str, Any]) -> Table:
     """The LDA summary's alternatives as a bounded table, the picked row marked."""
     rows = [row for row in _rows(lda) if isinstance(row, dict)]
-    columns = list(dict.fromkeys(key for row in rows[:TABLE_ROWS] for key in row))
+    found = list(dict.fromkeys(key for row in rows[:TABLE_ROWS] for key in row))
+    columns = [key for key in NAME_KEYS if key in found] + [key for key in found if key not in NAME_KEYS]
     shown = [[text(row.get(column)) for column in columns] for row in rows[:TABLE_ROWS]]
     return Table(columns, shown, _picked(rows[:TABLE_ROWS], lda.get("picked")), max(0, len(rows) - TABLE_ROWS))
 
@@ -210,9 +211,8 @@ def history(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append(_row(entry, legacy_champion, cc.NOT_REQUIRED, None, "before change control"))
         elif cc.kind(entry) == cc.MONTH and entry.get("proposed"):
             approval = _dict(entry.get("approval"))
-            rows.append(
-                _row(entry, entry["proposed"], approval.get("status"), approval.get("by"), approval.get("reason"))
-            )
+            status = "proposed" if approval.get("status") == cc.AWAITING else approval.get("status")
+            rows.append(_row(entry, entry["proposed"], status, approval.get("by"), approval.get("reason")))
     return rows[::-1][:HISTORY_ROWS]
 
 

@@ -3,7 +3,9 @@ approval and rejection, and every refusal audited: wrong role, no CSRF token, no
 a stale version."""
 
 import io
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +18,7 @@ from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore, sha256_of
+from credit_assets.portal import models
 from credit_assets.portal.audit import AuditEvent
 from credit_assets.portal.users import Role, UserStore
 from credit_assets_tests.portal.conftest import PASSWORDS, add_users, audit_log, client_for, log_in, token
@@ -24,11 +27,11 @@ from credit_assets_tests.support.model_log import DEVELOPER, PreparedModels, pre
 COMMENT = "validation, calibration and the LDA search reviewed; AIRs documented"
 
 
-@pytest.fixture
-def prepared(tmp_path: Path) -> PreparedModels:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> PreparedModels:
     """The prepared log, the tests' users (mira, rita and dana are model_risk) and rita's upload of the candidate's
-    development month in the audit log."""
-    prepared = prepare_models_root(tmp_path / "root")
+    development month in the audit log; built once, copied for each test."""
+    prepared = prepare_models_root(tmp_path_factory.mktemp("models") / "root")
     store = prepared.store
     add_users(store)
     with pytest.MonkeyPatch.context() as patch:  # through the command line: `add-user --role model_risk` works
@@ -46,6 +49,13 @@ def prepared(tmp_path: Path) -> PreparedModels:
     )
     audit_log(store).record(landed)
     return prepared
+
+
+@pytest.fixture
+def prepared(template: PreparedModels, tmp_path: Path) -> PreparedModels:
+    """A copy of the template's storage root and the secrets folder beside it."""
+    shutil.copytree(template.store.root.parent, tmp_path / "copy")
+    return replace(template, store=ArtifactStore((tmp_path / "copy" / template.store.root.name).resolve()))
 
 
 @pytest.fixture
@@ -211,3 +221,18 @@ def test_the_frontier_chart_and_documentation_come_by_a_logged_version_only(
     assert last_audit(prepared.store) == ("victor", "download", "refused: unknown model version")
     assert client.get("/models/..%2F..%2Fportal%2Fusers/documentation.html").status_code == 404  # no such route
     assert last_audit(prepared.store) == ("victor", "models", "refused: 404")
+
+
+def test_an_lda_summary_of_another_shape_still_renders(prepared: PreparedModels) -> None:
+    odd = {
+        "picked": "b",
+        "alternatives": [{"label": "a", "groups": {"F": 0.7}}, {"label": "b", "expected_profit": 5.0}],
+    }
+    table = models.alternatives(odd)
+    assert table.columns == ["label", "groups", "expected_profit"] and table.marked == 1
+    assert table.rows[0] == ["a", '{"F": 0.7}', "—"] and models.picked_profit(odd) == 5.0
+    assert models.alternatives({"policy": "none"}) == models.Table() and models.picked_profit({}) is None
+    entry = {**registry(prepared).state().pending}
+    del entry["lda"]  # a log without the summary: the stored search (lda.json) fills in
+    view = models.model_view("candidate", prepared.candidate, entry, "", registry(prepared), prepared.store)
+    assert view.lda["picked"] == "drop AMT_ANNUITY" and view.profit == 120_000.0 and view.frontier
