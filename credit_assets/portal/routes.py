@@ -134,8 +134,8 @@ async def upload_month(request: Request) -> Response:
     pre-check and landing, in a thread. Every refusal is audited."""
     user = current_user(request)
     if not user.role.can_upload:  # refused before the body is read
-        audit(request, AuditEvent(user.name, "upload", "refused: viewer role"))
-        raise Refused(403, "Upload not allowed", f"{user.name} is a viewer: viewers download, uploaders upload.")
+        audit(request, AuditEvent(user.name, "upload", f"refused: {user.role.value} role"))
+        raise Refused(403, "Upload not allowed", f"{user.name} is a {user.role.value}: only uploaders upload.")
     form = await checked_form(request, user, "upload")
     month, sent = form.get("month"), form.get("file")
     try:

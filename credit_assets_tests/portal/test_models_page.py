@@ -89,7 +89,7 @@ def test_a_viewer_sees_both_versions_but_no_form_and_is_refused_a_decision(
     for words in (prepared.champion, prepared.candidate, "champion in force", "candidate awaiting approval",
                   "CODE_GENDER:F", "auc_decay", "drop AMT_ANNUITY", "approved by quinn", 'href="/models"'):  # fmt: skip
         assert words in page.text, words
-    assert "/decision" not in page.text and "only model_risk" not in page.text.lower()
+    assert "/decision" not in page.text and "Only a model_risk user approves or rejects" in page.text
     answer = decide(client, prepared.candidate)
     assert answer.status_code == 403 and "only model_risk users decide" in answer.text
     assert last_audit(prepared.store) == ("victor", "model decision", "refused: decision not allowed")
@@ -175,6 +175,14 @@ def test_a_stale_or_unknown_version_is_refused(client: TestClient, prepared: Pre
     assert [e["kind"] for e in registry(prepared).promotions()].count(
         cc.APPROVAL
     ) == 2  # the first champion's and mira's
+
+
+def test_a_model_risk_user_uploads_nothing(client: TestClient, prepared: PreparedModels) -> None:
+    log_in(client, "mira")
+    form = {"csrf_token": token(client, "/"), "month": prepared.candidate_month}
+    answer = client.post("/upload", data=form, files={"file": ("a.csv", b"SK_ID_CURR\n1\n", "text/csv")})
+    assert answer.status_code == 403 and "mira is a model_risk: only uploaders upload" in answer.text
+    assert last_audit(prepared.store) == ("mira", "upload", "refused: model_risk role")
 
 
 def test_a_decision_without_the_forms_token_or_too_large_is_refused(
