@@ -9,7 +9,7 @@ group-specific thresholds would be disparate treatment (Regulation B), so none i
 applicants' outcomes are unknown in a real portfolio, so the AIRs are of decisions, not of outcomes.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from credit_assets.core.economics import EXPOSURE_COLUMN, EconomicsSettings, loa
 from credit_assets.core.modeling.calibration import Calibrator
 from credit_assets.core.modeling.models import Model, Scorer
 from credit_assets.core.modeling.registry import content_version
+from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.monitoring import fairness
 from credit_assets.core.records import JsonRecord
 from credit_assets.core.scoring import Cutoffs
@@ -81,6 +82,21 @@ class Proxy(JsonRecord):
 
 
 @dataclass(frozen=True)
+class ProxyAnalysis:
+    """The analysed inputs, ranked by their share of the base's worst judged group's disparity, and that group."""
+
+    proxies: list[Proxy]
+    disparity_group: str | None  # "attribute:group"; None when no group is judged
+
+    def strongest(self, count: int) -> list[str]:
+        """Up to `count` inputs carrying a positive share of the worst disparity, strongest first."""
+        if self.disparity_group is None:
+            return []
+        attribute = self.disparity_group.split(":", 1)[0]
+        return [p.feature for p in self.proxies if (p.disparity_share.get(attribute) or 0.0) > 0][:count]
+
+
+@dataclass(frozen=True)
 class Alternative(JsonRecord):
     """A model or cut-off alternative's figures on the validation slice, and whether the policy may pick it."""
 
@@ -120,7 +136,7 @@ class LdaSearch(JsonRecord):
     picked: str | None
     picked_version: str | None
     reason: str
-    fairness_limits: dict[str, Any] = field(default_factory=lambda: asdict(fairness.FairnessSettings()))
+    fairness_limits: dict[str, Any]  # what judges a group and flags it
 
 
 def slice_frame(validation: pd.DataFrame, protected: pd.DataFrame) -> pd.DataFrame:
@@ -230,10 +246,10 @@ def proxy_analysis(
     validation: pd.DataFrame,
     frame: pd.DataFrame,
     approve_below: float,
-) -> tuple[list[Proxy], str | None]:
+) -> ProxyAnalysis:
     """Each input's association with each protected attribute and its share of each attribute's worst disparity
-    (the scorer's decisions at the cut-off with the input neutralised); sorted by the share of the base's worst
-    judged group overall, which is returned too."""
+    (the scorer's decisions at the cut-off with the input neutralised), ranked by the share of the worst judged
+    group overall."""
     inputs = validation[scorer.feature_name()]
 
     def airs(rows: pd.DataFrame) -> dict[str, float | None]:
@@ -258,13 +274,7 @@ def proxy_analysis(
             )
         )
     overall, _ = worst(base)
-    return ranked(proxies, overall.split(":", 1)[0] if overall else None), overall
-
-
-def strongest_proxies(proxies: list[Proxy], disparity_group: str | None, count: int) -> list[str]:
-    """Up to `count` inputs carrying a positive share of the worst disparity, strongest first (`proxies` is ranked)."""
-    attribute = disparity_group.split(":", 1)[0] if disparity_group else None
-    return [p.feature for p in proxies if (p.disparity_share.get(attribute) or 0.0) > 0][:count] if attribute else []
+    return ProxyAnalysis(ranked(proxies, overall.split(":", 1)[0] if overall else None), overall)
 
 
 def model_variants(dropped: list[str], monotone: bool) -> list[Variant]:
@@ -310,10 +320,10 @@ def evaluated(
     option: Option,
     approve_below: float,
     economics: EconomicsSettings,
-    variant: Variant | None = None,
+    cutoff: Variant | None = None,
 ) -> Alternative:
-    """An option's figures on the slice at a cut-off: a model alternative, or (given its variant) a cut-off one."""
-    variant, card = variant or option.variant, option.model.card
+    """An option's figures on the slice at a cut-off: the model alternative, or the `cutoff` alternative of it."""
+    variant, card = cutoff or option.variant, option.model.card
     result = assessed(month, frame, option.probabilities, approve_below)
     airs = group_airs(result)
     worst_group, worst_air = worst(airs)
@@ -321,7 +331,7 @@ def evaluated(
     realised = loan_profit(
         frame[TARGET].to_numpy(dtype="float64"), frame[EXPOSURE_COLUMN].to_numpy(dtype="float64"), economics
     )
-    kind = MODEL if variant is option.variant else CUTOFF
+    kind = CUTOFF if cutoff else MODEL
     return Alternative(
         name=variant.name,
         description=variant.description,
@@ -407,9 +417,9 @@ def search(
     month: str,
     options: list[Option],
     base: str,
-    proxies: tuple[list[Proxy], str | None],
+    analysis: ProxyAnalysis,
     frame: pd.DataFrame,
-    tolerances: tuple[float, float],
+    settings: ModelSettings,
     cutoffs: Cutoffs,
     economics: EconomicsSettings,
 ) -> LdaSearch:
@@ -421,7 +431,7 @@ def search(
         evaluated(month, frame, base_option, other, economics, variant)
         for variant, other in cutoff_variants(base_option.variant, cutoffs)
     ]
-    auc_tolerance, profit_tolerance = tolerances
+    auc_tolerance, profit_tolerance = settings.lda_auc_tolerance, settings.lda_profit_tolerance
     picked, reason = pick(found, base, auc_tolerance, profit_tolerance)
     return LdaSearch(
         month=month,
@@ -431,12 +441,13 @@ def search(
         profit_tolerance=profit_tolerance,
         cutoffs=asdict(cutoffs),
         economics=asdict(economics),
-        disparity_group=proxies[1],
-        proxies=[proxy.to_dict() for proxy in proxies[0]],
+        disparity_group=analysis.disparity_group,
+        proxies=[proxy.to_dict() for proxy in analysis.proxies],
         alternatives=[a.to_dict() for a in found],
         picked=picked,
         picked_version=next((a.version for a in found if a.name == picked), None),
         reason=reason,
+        fairness_limits=asdict(fairness.FairnessSettings()),
     )
 
 

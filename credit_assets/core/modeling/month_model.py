@@ -310,7 +310,7 @@ def develop(
     families = developed.candidates
     base = judged_for_checks(settings.promotion_rule, families, choose_champion(settings.promotion_rule, families))
     frame = lda.slice_frame(data.validation, protected)
-    proxies = lda.proxy_analysis(
+    analysis = lda.proxy_analysis(
         month,
         base.validated,
         base.model.calibrator,
@@ -319,7 +319,8 @@ def develop(
         frame,
         cutoffs.review_cutoff,
     )
-    variants = lda.model_variants(lda.strongest_proxies(*proxies, settings.lda_proxies), settings.monotone)
+    # at most lda_proxies + 1 LightGBM fits (each refit when the settings say so) with the tuned parameters
+    variants = lda.model_variants(analysis.strongest(settings.lda_proxies), settings.monotone)
     alternatives = {
         v.name: lightgbm_alternative(month, data, settings, families["lightgbm"], v, developed.previous)
         for v in variants
@@ -327,7 +328,6 @@ def develop(
     named = {**developed_variants(settings), **{v.name: v for v in variants}}
     candidates = {**families, **alternatives}
     options = [lda.Option(named[n], c.model, c.passed, c.validation_calibrated) for n, c in candidates.items()]
-    tolerances = (settings.lda_auc_tolerance, settings.lda_profit_tolerance)
-    search = lda.search(month, options, base.family, proxies, frame, tolerances, cutoffs, economics)
+    search = lda.search(month, options, base.family, analysis, frame, settings, cutoffs, economics)
     proposed = candidates[search.picked] if search.picked else None
     return Development(replace(developed, candidates=candidates), search, lda.frontier_png(search), proposed)
