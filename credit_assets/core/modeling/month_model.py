@@ -285,7 +285,7 @@ class Development:
 def developed_variants(settings: ModelSettings) -> dict[str, lda.Variant]:
     """The two families as the LDA search names them."""
     return {
-        "lightgbm": lda.Variant("lightgbm", "the month's LightGBM as developed, on every input", (), settings.monotone),
+        "lightgbm": lda.Variant("lightgbm", "the month's LightGBM as developed", (), settings.monotone),
         # the scorecard's binning follows the declared directions whatever the settings say
         scorecard.FAMILY: lda.Variant(scorecard.FAMILY, "the month's scorecard as developed", (), True),
     }
