@@ -9,6 +9,7 @@ group-specific thresholds would be disparate treatment (Regulation B), so none i
 applicants' outcomes are unknown in a real portfolio, so the AIRs are of decisions, not of outcomes.
 """
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -559,3 +560,36 @@ def air_table(search: LdaSearch) -> pd.DataFrame:
     return pd.DataFrame({a.name: pd.Series(a.air, dtype="float64") for a in alternatives_of(search)}).rename_axis(
         "group"
     )
+
+
+def proxy_table(search: LdaSearch) -> pd.DataFrame:
+    """One row per analysed input: its association with each attribute and its share of each worst disparity."""
+    return pd.DataFrame(
+        [
+            {
+                "feature": proxy["feature"],
+                **{f"association {name}": value for name, value in proxy["association"].items()},
+                **{f"share {name}": value for name, value in proxy["disparity_share"].items()},
+            }
+            for proxy in search.proxies
+        ]
+    )
+
+
+# What the promotion log keeps of a search (the whole record is the model's lda.json of the month): enough to read
+# the decision and to compare later months' disparities with the documented ones.
+SUMMARY_COLUMNS = ["name", "kind", "validation_auc", "profit", "approval_rate", "worst_air", "worst_group", "picked"]
+
+
+def log_summary(search: LdaSearch) -> dict[str, Any]:
+    """The search as the promotion log records it: policy, pick and reason, the pick's AIRs and the frontier."""
+    frontier = frontier_table(search)[SUMMARY_COLUMNS]
+    return {
+        "policy": search.policy,
+        "base": search.base,
+        "picked": search.picked,
+        "picked_version": search.picked_version,
+        "reason": search.reason,
+        "picked_air": picked_air(search),
+        "frontier": json.loads(frontier.to_json(orient="records")),
+    }

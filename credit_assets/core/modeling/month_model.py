@@ -280,6 +280,7 @@ class Development:
     search: lda.LdaSearch
     frontier_png: bytes
     proposed: Candidate | None
+    champion_air: dict[str, float | None] | None = None  # the champion in force's AIRs on the same slice
 
 
 def developed_variants(settings: ModelSettings) -> dict[str, lda.Variant]:
@@ -330,4 +331,10 @@ def develop(
     options = [lda.Option(named[n], c.model, c.passed, c.validation_calibrated) for n, c in candidates.items()]
     search = lda.search(month, options, base.family, analysis, frame, settings, cutoffs, economics)
     proposed = candidates[search.picked] if search.picked else None
-    return Development(replace(developed, candidates=candidates), search, lda.frontier_png(search), proposed)
+    champion_air = None
+    if previous is not None:  # what an automatic approval compares the proposal's AIRs with
+        champion_air = lda.group_airs(
+            lda.assessed(month, frame, previous.predict(data.validation), cutoffs.review_cutoff)
+        )
+    models = replace(developed, candidates=candidates)
+    return Development(models, search, lda.frontier_png(search), proposed, champion_air)
