@@ -163,10 +163,13 @@ def test_the_policy_keeps_the_base_when_no_alternative_within_tolerance_is_faire
     assert picked == "base" and reason.startswith("base kept: no alternative within tolerance improves")
 
 
-def test_ties_go_to_the_higher_auc_then_to_the_base_and_nothing_is_proposed_when_nothing_passes() -> None:
-    assert lda.pick([BASE, alternative("same", 0.719, 100.0, 0.70)], "base", 0.005, 0.02)[0] == "base"
-    assert lda.pick([BASE, alternative("same", 0.720, 100.0, 0.70)], "base", 0.005, 0.02)[0] == "base"
-    assert lda.pick([BASE, alternative("better", 0.721, 100.0, 0.70)], "base", 0.005, 0.02)[0] == "better"
+def test_only_a_clear_air_gain_changes_the_model_and_ties_go_to_the_higher_auc() -> None:
+    assert lda.pick([BASE, alternative("same", 0.721, 100.0, 0.70)], "base", 0.005, 0.02)[0] == "base"
+    noise = 0.70 + lda.MIN_AIR_GAIN / 2  # one or two decisions of a small group
+    assert lda.pick([BASE, alternative("noise", 0.720, 100.0, noise)], "base", 0.005, 0.02)[0] == "base"
+    clear = 0.70 + lda.MIN_AIR_GAIN
+    tied = [BASE, alternative("lower", 0.719, 100.0, clear), alternative("higher", 0.720, 100.0, clear)]
+    assert lda.pick(tied, "base", 0.005, 0.02)[0] == "higher"
     failing = [replace(BASE, passed=False), alternative("other", 0.700, 100.0, 0.9, passed=False)]
     assert lda.pick(failing, "base", 0.005, 0.02) == (
         None,
