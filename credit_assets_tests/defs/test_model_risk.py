@@ -90,6 +90,13 @@ def test_the_loop_from_trigger_to_approval_rejection_and_the_log(ingested: Stora
     metadata = reviewed.asset_materializations_for_node("model")[0].metadata
     assert metadata["status"].value.startswith("candidate awaiting approval")
     successor = decision["proposed"]
+    packs = materialize_month(ingested, DEC, ["model_documentation"])
+    assert packs.success, failure_message(packs)
+    pack = ingested.store.documentation_file(successor).read_text().replace("<wbr>", "")  # what the approver reads
+    assert "Search for a less discriminatory alternative" in pack and "awaits a model_risk decision" in pack
+    assert "scheduled_review" in pack and "Proxy analysis" in pack
+    champion_pack = ingested.store.documentation_file(candidate).read_text().replace("<wbr>", "")
+    assert "approved by validator (model_risk)" in champion_pack and "no_champion" in champion_pack
 
     # 5. A rejection keeps the old champion; a later approval would have been refused to the developer
     registry.decide(successor, cc.REJECT, "validator", cc.MODEL_RISK_ROLE, "profit below the policy's tolerance")

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from credit_assets.core.features import catalogue, monotone_directions
+from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.modeling.lda import LdaSearch, air_table, frontier_table
@@ -56,6 +57,9 @@ class PackInputs:
     fairness: dict[str, Any] | None
     performance: dict[str, Any] | None
     images: dict[str, bytes] = field(default_factory=dict)  # title -> PNG
+    proposal: dict[str, Any] | None = None  # the promotion log's month entry that developed and proposed the model
+    approval: dict[str, Any] | None = None  # how it became champion (None: it awaits a decision)
+    search: LdaSearch | None = None  # the LDA search of its development
 
 
 # Columns holding p-values, under the names the stored reports and the fairness monitor's tables give them.
@@ -295,6 +299,25 @@ def proxy_rows(search: LdaSearch) -> list[dict[str, Any]]:
     ]
 
 
+LDA_CHART = "LDA frontier: worst-group AIR against AUC and profit"
+
+
+def change_control_html(pack: PackInputs) -> str:
+    """Why the model was developed, the search's proposal and who approved it (or that it awaits a decision)."""
+    proposal = pack.proposal or {}
+    review = proposal.get("review") or {}
+    approval = change_control.approval_text(pack.approval) if pack.approval else "awaits a model_risk decision"
+    return facts(
+        {
+            "developed for": proposal.get("month", "before change control"),
+            "why": review.get("why", "every month developed a model before change control"),
+            "approval": approval,
+            "approval rule": proposal.get("approval_rule", "none (before change control)"),
+            "asked for by": ", ".join(proposal.get("requested_by", [])) or "the run (no user recorded)",
+        }
+    ) + table([{k: t[k] for k in ("kind", "month", "description")} for t in review.get("triggers", [])])
+
+
 def lda_section(search: LdaSearch, chart_name: str) -> str:
     """The documented search: scope, the policy and its pick, the proxy analysis, the alternatives and their AIRs."""
     alternatives = frontier_table(search)
@@ -484,6 +507,13 @@ def render(pack: PackInputs) -> str:
         ("Decision economics", economics_html(pack.economics)),
         ("Drift", drift_html(pack.drift)),
         ("Fairness", fairness_html(pack.fairness)),
+        ("Change control", change_control_html(pack)),
+        (
+            "Search for a less discriminatory alternative",
+            lda_section(pack.search, LDA_CHART)
+            if pack.search
+            else "<p>No search on record: the model was developed before change control.</p>",
+        ),
         ("Known limitations", "<ul>" + "".join(f"<li>{esc(item)}</li>" for item in LIMITATIONS) + "</ul>"),
         ("Change against the previous champion", table(change_rows(card, pack.previous))),
         ("Charts", image_html(pack.images)),

@@ -126,14 +126,13 @@ def month_entry(
     approval = approval_of(settings, found, champion) if found else None
     proposed = found.proposed.model.version if found and found.proposed else None
     takes_effect = approval is not None and approval["status"] != change_control.AWAITING
-    candidates = (
-        [
-            {**c.summary(), "name": name, "new_version": c.model.version in new}
-            for name, c in found.models.candidates.items()
-        ]
-        if found
-        else kept_candidates(state)
-    )
+    developed_now = [
+        {**c.summary(), "name": name, "new_version": c.model.version in new}
+        for name, c in (found.models.candidates.items() if found else [])
+    ]
+    # the champion in force is always on the list: the shadow comparison and the packs put it beside the candidates
+    shown = {c["version"] for c in developed_now}
+    candidates = developed_now + [c for c in kept_candidates(state) if c["version"] not in shown]
     return {
         "kind": change_control.MONTH,
         "month": context.partition_key,

@@ -2,13 +2,14 @@
 
 import dagster as dg
 
-from credit_assets.core.modeling import comparison, documentation
+from credit_assets.core.modeling import change_control, comparison, documentation
 from credit_assets.core.modeling.documentation import PackInputs
+from credit_assets.core.modeling.lda import LdaSearch
 from credit_assets.core.modeling.tuning import STUDY_PREFIX, study_trials
 from credit_assets.core.months import previous_month
 from credit_assets.core.store import write_text
 from credit_assets.defs.assets import decision_economics, drift, fairness, forecast_performance, model_comparison
-from credit_assets.defs.assets.model import model
+from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE, model
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
@@ -34,42 +35,82 @@ def trials_of(storage: StorageResource, card_provenance: dict) -> list[dict]:
     return documentation.trial_rows(study_trials(storage.store.optuna_storage_url, name)) if name else []
 
 
+def packs_due(decision: dict) -> list[str]:
+    """The champion's pack, and the pack of a candidate awaiting approval: its approver reads it first."""
+    awaiting = (decision.get("approval") or {}).get("status") == change_control.AWAITING
+    return [decision["champion"], *([decision["proposed"]] if awaiting else [])]
+
+
+def development_of(
+    context: dg.AssetExecutionContext, storage: StorageResource, entries: list[dict], version: str
+) -> tuple[dict | None, LdaSearch | None, dict[str, bytes]]:
+    """The log entry that proposed a version, its LDA search and the search's frontier chart."""
+    proposal = change_control.proposal_of(entries, version)
+    if proposal is None:
+        return None, None, {}
+    stored = storage.find_report(context, model, proposal["month"], LDA_FILE)
+    chart = storage.report_path(model, proposal["month"], FRONTIER_FILE)
+    images = {documentation.LDA_CHART: chart.read_bytes()} if chart.is_file() else {}
+    return proposal, LdaSearch.from_dict(stored) if stored else None, images
+
+
+def approval_of(entries: list[dict], version: str) -> dict | None:
+    """How a version became champion, from the log; None while it awaits a decision."""
+    found = [reign.approval for reign in change_control.reigns(entries) if reign.version == version]
+    return found[-1] if found else None
+
+
 @monthly_asset(
     automation_condition=REFRESH_WHEN_UPSTREAM_CHANGES,
     deps=[model, model_comparison.model_comparison, *(asset for asset, _ in REPORTS.values())],
     group_name="governance",
     kinds={"html"},
-    description="Documentation pack of the month's champion: purpose, window and hashes, features and constraints, "
-    "tuning, validation, calibration, challengers, economics, drift, fairness, limitations, change log.",
+    description="Documentation pack of the month's champion (and of a candidate awaiting approval): purpose, window "
+    "and hashes, features and constraints, tuning, validation, calibration, challengers, economics, drift, "
+    "fairness, change control and the search for a less discriminatory alternative, limitations, change log.",
 )
 def model_documentation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    """Render the champion's pack from the stored artifacts; store it with the month and export it by version."""
+    """Render the packs from the stored artifacts; store the champion's with the month and export each by version."""
     month = context.partition_key
     decision = storage.read_decision(context, model, month)
+    entries = storage.promotions(context, model)
     cards = {
         item["version"]: storage.load_version(context, model, item["version"]).card for item in decision["candidates"]
     }
-    champion = cards[decision["champion"]]
     previous = storage.find_model(context, model, previous_month(month))
     images = {title: storage.report_path(asset, month, name) for (asset, name), title in CHARTS.items()}
-    pack = PackInputs(
-        decision=decision,
-        champion=champion,
-        challengers=[card for version, card in cards.items() if version != champion.version],
-        previous=previous.card if previous else None,
-        trials=trials_of(storage, champion.params_provenance),
-        comparison=storage.find_report(context, model_comparison.model_comparison, month, comparison.REPORT_FILE) or [],
+    shared = {
+        "comparison": storage.find_report(context, model_comparison.model_comparison, month, comparison.REPORT_FILE)
+        or [],
         **{key: storage.find_report(context, asset, month, name) for key, (asset, name) in REPORTS.items()},
-        images={title: path.read_bytes() for title, path in images.items() if path.is_file()},
-    )
-    text = documentation.render(pack)
-    stored = write_text(storage.report_path(context.asset_key, month, PACK_FILE), text)
-    exported = write_text(storage.store.documentation_file(champion.version), text)
+    }
+    exported = {}
+    for version in packs_due(decision):
+        proposal, search, frontier = development_of(context, storage, entries, version)
+        pack = PackInputs(
+            decision=decision,
+            champion=cards[version],
+            challengers=[card for other, card in cards.items() if other != version],
+            previous=previous.card if previous else None,
+            trials=trials_of(storage, cards[version].params_provenance),
+            **shared,
+            images={**{t: path.read_bytes() for t, path in images.items() if path.is_file()}, **frontier},
+            proposal=proposal,
+            approval=approval_of(entries, version),
+            search=search,
+        )
+        text = documentation.render(pack)
+        if version == decision["champion"]:
+            stored = write_text(storage.report_path(context.asset_key, month, PACK_FILE), text)
+        exported[version] = write_text(storage.store.documentation_file(version), text)
     return dg.MaterializeResult(
         metadata={
-            "model_version": champion.version,
-            "documentation": dg.MetadataValue.path(str(exported)),
+            "model_version": decision["champion"],
+            "documentation": dg.MetadataValue.path(str(exported[decision["champion"]])),
+            "awaiting_approval_documentation": dg.MetadataValue.path(str(exported[decision["proposed"]]))
+            if decision["proposed"] in exported and decision["proposed"] != decision["champion"]
+            else "-",
             "month_copy": dg.MetadataValue.path(str(stored)),
-            "size_bytes": len(text.encode()),
+            "size_bytes": stored.stat().st_size,
         }
     )
