@@ -216,7 +216,9 @@ def prepare(args: argparse.Namespace, work: Path, code: dict[str, Path]) -> dict
         log(f"{side}: preparing with the code of {checkout}")
         overrides = CADENCE if side == AFTER else None
         prepared[side] = prepare_scale(args, work / side, 1.0, checkout, overrides, data_dir=work / "data")
-        prepared[side]["tuned_decision"] = decision_of(prepared[side]["ready"], prepared[side]["months"][1])
+        prepared[side]["tuned_decision"] = decision_of(
+            prepared[side]["ready"], prepared[side]["months"][TUNED_MONTH_INDEX]
+        )
     return prepared
 
 
