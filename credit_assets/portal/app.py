@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Scope
 
 from credit_assets.defs.partitions import monthly_partitions
+from credit_assets.portal import model_routes
 from credit_assets.portal.audit import AuditEvent, AuditLogBroken
 from credit_assets.portal.routes import router
 from credit_assets.portal.security import BodyLimit, SecurityHeaders, secret_key
@@ -36,6 +37,8 @@ def action_of(path: str) -> str:
     parts = path.strip("/").split("/")
     if parts[0] == "months":
         return "download" if len(parts) > 2 else "summary"
+    if parts[0] == "models":
+        return model_routes.ACTION if parts[-1] == "decision" else "models"
     return {"login": "login", "logout": "logout", "upload": "upload", "": "page"}.get(parts[0], "request")
 
 
@@ -100,4 +103,5 @@ def create_app(
     app.add_exception_handler(Refused, _refusal_page)
     app.add_exception_handler(StarletteHTTPException, _not_offered)
     app.include_router(router)
+    app.include_router(model_routes.router)
     return app

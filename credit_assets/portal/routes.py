@@ -9,9 +9,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import sha256_of
-from credit_assets.portal import status, summary, upload
+from credit_assets.portal import models, status, summary, upload
 from credit_assets.portal.audit import AuditEvent
 from credit_assets.portal.security import CSRF_FIELD, new_csrf_token
 from credit_assets.portal.users import NAME_PATTERN, User
@@ -114,7 +115,17 @@ def months(request: Request) -> Response:
         dagster_url=portal.settings.dagster_url,
         downloads=DOWNLOADS,
         max_upload_mib=portal.settings.max_upload_bytes >> 20,
+        awaiting=_awaiting_approval(portal),
     )
+
+
+def _awaiting_approval(portal: Portal) -> set[str]:
+    """Months whose proposed candidate awaits a model_risk decision; none while the promotion log fails its check
+    (the Models page says why)."""
+    try:
+        return models.awaiting_months(ModelRegistry(portal.settings.store.registry_dir).promotions())
+    except RegistryError:
+        return set()
 
 
 @router.post("/upload")
@@ -123,8 +134,8 @@ async def upload_month(request: Request) -> Response:
     pre-check and landing, in a thread. Every refusal is audited."""
     user = current_user(request)
     if not user.role.can_upload:  # refused before the body is read
-        audit(request, AuditEvent(user.name, "upload", "refused: viewer role"))
-        raise Refused(403, "Upload not allowed", f"{user.name} is a viewer: viewers download, uploaders upload.")
+        audit(request, AuditEvent(user.name, "upload", f"refused: {user.role.value} role"))
+        raise Refused(403, "Upload not allowed", f"{user.name} is a {user.role.value}: only uploaders upload.")
     form = await checked_form(request, user, "upload")
     month, sent = form.get("month"), form.get("file")
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from credit_assets.core.modeling.change_control import MODEL_RISK_ROLE
 from credit_assets.core.store import atomic_write
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{1,31}")
@@ -20,14 +21,20 @@ _DECOY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class Role(StrEnum):
-    """What a user may do: an uploader uploads and downloads, a viewer only downloads."""
+    """What a user may do: an uploader uploads and downloads, a viewer only downloads, a model_risk user views
+    and approves or rejects a candidate model (never uploads: who validates a model must not feed its data)."""
 
     UPLOADER = "uploader"
     VIEWER = "viewer"
+    MODEL_RISK = MODEL_RISK_ROLE  # the role the promotion log takes decisions from
 
     @property
     def can_upload(self) -> bool:
         return self is Role.UPLOADER
+
+    @property
+    def can_decide_models(self) -> bool:
+        return self is Role.MODEL_RISK
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,13 @@ from credit_assets.portal.web import PortalSettings
 from credit_assets_tests.support.materialise import MONTHS, failure_message, materialize_month, storage_with
 
 HISTORY, FIRST = MONTHS[0], MONTHS[1]
-PASSWORDS = {"olga": "uploader-password-1", "victor": "viewer-password-22"}
+PASSWORDS = {
+    "olga": "uploader-password-1",
+    "victor": "viewer-password-22",
+    "mira": "model-risk-password-3",  # model_risk users (test_models_page.py)
+    "rita": "model-risk-password-4",
+    "dana": "model-risk-password-5",
+}
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

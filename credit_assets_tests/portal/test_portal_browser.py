@@ -1,11 +1,8 @@
 """The portal in real Chromium next to the real `dagster dev` (webserver and daemon): log in, upload a month and
 watch the landing sensor's run score it, download its outputs, a broken file's message, the viewer role."""
 
-import os
 import re
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,16 +19,9 @@ from credit_assets.portal.audit import AuditLog
 from credit_assets.portal.users import Role, UserStore
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.bad_files import set_value
-from credit_assets_tests.support.browser import chromium, screenshot, tab
+from credit_assets_tests.support.browser import chromium, log_in_as, portal_process, screenshot, tab
 from credit_assets_tests.support.e2e import (
-    HOST,
-    STARTUP_SECONDS,
-    VENV_BIN,
     dagster_dev,
-    free_port,
-    log_tail,
-    spawn_interruptible,
-    stop_process_group,
     wait_until,
     write_instance,
 )
@@ -56,14 +46,6 @@ class Portal:
     secrets_dir: Path  # the portal's keys and the audit log's anchored head, under its DAGSTER_HOME
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/login", timeout=5) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """The history ingested, `dagster dev` over it and the portal (`credit-assets portal`) on the same instance."""
@@ -85,23 +67,6 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield Portal(url, store, source, home / "credit_assets_secrets")
 
 
-@contextmanager
-def portal_process(home: Path, root: Path, dagster_url: str) -> Iterator[str]:
-    """`credit-assets portal` on a free port of the loopback interface; its URL once it answers."""
-    port, log = free_port(), home / "portal.log"
-    url = f"http://{HOST}:{port}"
-    command = ["portal", "--root", str(root), "--port", str(port), "--dagster-url", dagster_url]
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    with open(log, "wb") as output:
-        process = spawn_interruptible([str(VENV_BIN / "credit-assets"), *command], env, output)
-    try:
-        wait_until(lambda: _answers(url) or process.poll() is not None, STARTUP_SECONDS, f"the portal on {url}")
-        assert process.poll() is None, log_tail(log)
-        yield url
-    finally:
-        stop_process_group(process)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
@@ -115,12 +80,7 @@ def page(browser: Browser, portal: Portal) -> Iterator[Page]:
 
 
 def log_in(page: Page, name: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login$"))
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text(f"{name} (")).to_be_visible()
+    log_in_as(page, name, PASSWORDS[name])
 
 
 def upload(page: Page, month: str, path: Path) -> None:

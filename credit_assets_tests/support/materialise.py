@@ -15,8 +15,18 @@ SMALL = GeneratorConfig(seed=11, history_rows=4_000, months=3, rows_per_month=1_
 MONTHS = SMALL.month_keys  # history 2020-09, then 2020-10 .. 2020-12
 INGEST = ["raw_applications", "validated_applications", "features"]
 SCORE = [*INGEST, "model", "forecasts", "forecast_performance"]
-# One LightGBM thread: OpenMP threads that spin for a busy core slow training tens of times.
-FAST_MODEL = {"optuna_trials": 2, "max_boost_rounds": 200, "early_stopping_rounds": 20, "num_threads": 1}
+# One LightGBM thread: OpenMP threads that spin for a busy core slow training tens of times. Most tests judge one
+# month's models, so every run develops and its champion takes effect unapproved, as before change control (the
+# champion_approved check warns); tests/defs/test_model_risk.py runs the platform's cadence and approvals.
+FAST_MODEL = {
+    "optuna_trials": 2,
+    "max_boost_rounds": 200,
+    "early_stopping_rounds": 20,
+    "num_threads": 1,
+    "review_every_months": 0,
+    "approval": "none",
+    "lda_proxies": 1,
+}
 
 # the defs folder's modules import each other's definitions, so the same objects appear more than once
 ASSETS = list({id(asset): asset for asset in defs.assets or []}.values())

@@ -18,6 +18,7 @@ import pandas as pd
 from credit_assets.core.features import catalogue, monotone_directions
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.comparison import COLUMNS
+from credit_assets.core.modeling.lda import LdaSearch, air_table, frontier_table
 from credit_assets.core.monitoring.fairness import decision_table, outcome_table
 from credit_assets.core.monitoring.performance import IN_THE_LARGE_POWER, IN_THE_LARGE_SIGNIFICANCE, Performance
 
@@ -254,6 +255,76 @@ def fairness_html(fairness: dict[str, Any] | None) -> str:
         + table(decisions)
         + "<h3>Forecast quality by group</h3>"
         + table(outcomes)
+    )
+
+
+LDA_TITLE = "Search for a less discriminatory alternative"
+LDA_SCOPE = (
+    "Declined applicants' outcomes are unknown (labels exist only for granted loans), so the adverse impact ratios "
+    "below are of decisions, the approval rates on the validation slice, not of outcomes. Group-specific "
+    "thresholds were not considered: they would use the protected attribute at decision time, which is disparate "
+    "treatment under Regulation B."
+)
+LDA_ALTERNATIVE_COLUMNS = [
+    "name",
+    "description",
+    "validation_auc",
+    "profit",
+    "approval_rate",
+    "worst_air",
+    "worst_group",
+    "flagged",
+    "passed",
+    "within_tolerance",
+    "on_frontier",
+    "picked",
+]
+
+
+def proxy_rows(search: LdaSearch) -> list[dict[str, Any]]:
+    """One row per analysed input: how it was neutralised, its association and disparity share per attribute."""
+    return [
+        {
+            "feature": proxy["feature"],
+            "measure": "Cramér's V" if proxy["kind"] == "categorical" else "eta (ranks)",
+            "neutralised to": proxy["neutral_value"],
+            **{f"association {name}": value for name, value in proxy["association"].items()},
+            **{f"share {name}": value for name, value in proxy["disparity_share"].items()},
+        }
+        for proxy in search.proxies
+    ]
+
+
+def lda_section(search: LdaSearch, chart_name: str) -> str:
+    """The documented search: scope, the policy and its pick, the proxy analysis, the alternatives and their AIRs."""
+    alternatives = frontier_table(search)
+    airs = air_table(search).reset_index().to_dict("records")
+    return (
+        f"<p>{esc(LDA_SCOPE)}</p>"
+        + facts(
+            {
+                "base candidate": search.base,
+                "policy": search.policy,
+                "AUC tolerance": search.auc_tolerance,
+                "profit tolerance": f"{search.profit_tolerance:.0%} of the base's realised profit",
+                "cut-offs": search.cutoffs,
+                "proposed": search.picked or "none",
+                "proposed version": search.picked_version or "none",
+                "why": search.reason,
+            }
+        )
+        + "<h3>Proxy analysis</h3><p>The base candidate's strongest inputs on the validation slice. Association: "
+        "the correlation ratio of a numeric input's ranks by group, or Cramér's V of a categorical one (0 none, 1 "
+        "complete). Share: how much of the gap to parity of each attribute's worst judged group the input carries, "
+        "(AIR with the input neutralised - AIR) / (1 - AIR), the input replaced by its median or most frequent "
+        f"level; ranked by the share of {esc(search.disparity_group or 'no judged group')}.</p>"
+        + table(proxy_rows(search))
+        + "<h3>Alternatives</h3>"
+        + table(alternatives.to_dict("records"), LDA_ALTERNATIVE_COLUMNS)
+        + "<h3>Adverse impact ratio of every group</h3>"
+        + table(airs)
+        + f"<p>The frontier of worst-group AIR against validation AUC and profit is the chart "
+        f"<a href='#{anchor('Charts')}'>{esc(chart_name)}</a>.</p>"
     )
 
 

@@ -7,18 +7,24 @@ chose (LightGBM: its parameters and early-stopped number of trees; scorecard: it
 model is deployed with the slice's calibrator: the validation figures stay the out-of-time estimate of the fit
 before the refit, while the verdicts on the model itself judge the deployed one. The promotion rule then names
 the champion; the other is the month's challenger in shadow.
+
+`develop` adds the documented search for a less discriminatory alternative (lda.py) around the candidate the
+promotion rule prefers: LightGBM alternatives with the month's tuned parameters (without the strongest proxies,
+under the other monotone setting) face the same verdicts, and the search's policy proposes one of the models.
 """
 
 from dataclasses import dataclass, replace
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
 from credit_assets.core.contract import schema
+from credit_assets.core.economics import EconomicsSettings
 from credit_assets.core.features import feature_names
-from credit_assets.core.modeling import compliance, scorecard
+from credit_assets.core.modeling import compliance, lda, scorecard
 from credit_assets.core.modeling.calibration import calibrate
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.gate import PreviousModel, compare_aucs, gate
@@ -28,11 +34,14 @@ from credit_assets.core.modeling.training import (
     BASE_PARAMS,
     TrainingData,
     deployed_train_months,
+    fit,
     fit_with_selection,
+    importance_table,
     metrics,
     refit,
 )
 from credit_assets.core.modeling.tuning import choose_params
+from credit_assets.core.scoring import Cutoffs
 from credit_assets.core.verdict import Verdict
 
 IMPORTANCE_ROWS_KEPT = 30
@@ -48,6 +57,7 @@ class Candidate:
     verdicts: dict[str, Verdict]  # the model may be champion only if all pass
     validation_raw: np.ndarray
     validation_calibrated: np.ndarray
+    validated: Scorer  # the fit the validation figures are of (before the refit, when there is one)
 
     @property
     def family(self) -> str:
@@ -131,7 +141,7 @@ def judged(
         NO_PROTECTED_INPUTS: compliance.protected_inputs(deployed.feature_name()),
         DECLARED_DIRECTIONS: compliance.declared_directions_hold(deployed, data.validation),
     }
-    return Candidate(Model(deployed, calibrator, card), verdicts, raw, calibrator.apply(raw))
+    return Candidate(Model(deployed, calibrator, card), verdicts, raw, calibrator.apply(raw), validated)
 
 
 def card_for(month: str, data: TrainingData, settings: ModelSettings, family: str, **details: Any) -> ModelCard:
@@ -154,6 +164,22 @@ def lightgbm_candidate(
     gain (of the fit the slice stopped)."""
     params, provenance = choose_params(settings, study_url, month, data, feature_names())
     booster, importance = fit_with_selection(data, params, settings)
+    params = {**BASE_PARAMS, **params}
+    return judged_lightgbm(month, data, settings, booster, params, provenance, importance, previous), importance
+
+
+def judged_lightgbm(
+    month: str,
+    data: TrainingData,
+    settings: ModelSettings,
+    booster: lgb.Booster,
+    params: dict[str, Any],
+    provenance: dict[str, Any],
+    importance: pd.DataFrame,
+    previous: PreviousModel | None,
+) -> Candidate:
+    """An early-stopped LightGBM fit refit if asked, carded and judged: the tuned candidate's path after its fit,
+    which the LDA search's alternatives take too."""
     deployed = booster
     if settings.refit_on_all_labels:
         deployed = refit(data, booster.feature_name(), params, settings, booster.best_iteration)
@@ -162,13 +188,31 @@ def lightgbm_candidate(
         data,
         settings,
         "lightgbm",
-        params={**BASE_PARAMS, **params},
+        params=params,
         params_provenance=provenance,
         best_iteration=booster.best_iteration,
         features=deployed.feature_name(),
         importance=importance.head(IMPORTANCE_ROWS_KEPT).to_dict(orient="records"),
     )
-    return judged(LightGBMScorer(booster), LightGBMScorer(deployed), card, data, settings, previous), importance
+    return judged(LightGBMScorer(booster), LightGBMScorer(deployed), card, data, settings, previous)
+
+
+def lightgbm_alternative(
+    month: str,
+    data: TrainingData,
+    settings: ModelSettings,
+    lightgbm: Candidate,
+    variant: lda.Variant,
+    previous: PreviousModel | None,
+) -> Candidate:
+    """The month's LightGBM parameters (no new tuning) without the variant's inputs or under its monotone setting:
+    early-stopped on the slice, refit if asked, calibrated and judged like the LightGBM candidate."""
+    card = lightgbm.model.card
+    features = [name for name in card.features if name not in variant.features_removed]
+    chosen = replace(settings, monotone=variant.monotone)
+    booster = fit(data, features, card.params, chosen)
+    provenance = {**card.params_provenance, "lda_alternative": variant.description}
+    return judged_lightgbm(month, data, chosen, booster, card.params, provenance, importance_table(booster), previous)
 
 
 def scorecard_candidate(
@@ -225,3 +269,72 @@ def judged_for_checks(rule: str, candidates: dict[str, Candidate], champion: Can
     if rule != BEST_VALIDATION_AUC:
         return candidates[rule]
     return max(candidates.values(), key=lambda c: (c.model.card.validation_metrics["roc_auc"] or 0.0, c.family))
+
+
+@dataclass(frozen=True)
+class Development:
+    """A month's development: its candidates (the two families and the LDA alternatives, by name), the documented
+    search with its frontier chart, and the model the search proposes (None when none may be)."""
+
+    models: MonthModels
+    search: lda.LdaSearch
+    frontier_png: bytes
+    proposed: Candidate | None
+    champion_air: dict[str, float | None] | None = None  # the champion in force's AIRs on the same slice
+
+
+def developed_variants(settings: ModelSettings) -> dict[str, lda.Variant]:
+    """The two families as the LDA search names them."""
+    return {
+        "lightgbm": lda.Variant("lightgbm", "the month's LightGBM as developed", (), settings.monotone),
+        # the scorecard's binning follows the declared directions whatever the settings say
+        scorecard.FAMILY: lda.Variant(scorecard.FAMILY, "the month's scorecard as developed", (), True),
+    }
+
+
+def develop(
+    month: str,
+    data: TrainingData,
+    protected: pd.DataFrame,
+    settings: ModelSettings,
+    study_url: str,
+    previous: Model | None,
+    cutoffs: Cutoffs | None = None,
+    economics: EconomicsSettings | None = None,
+) -> Development:
+    """Train both families, search for a less discriminatory alternative around the one the promotion rule prefers
+    and propose one. `protected`: SK_ID_CURR, CODE_GENDER, DAYS_BIRTH, NAME_FAMILY_STATUS of the validation rows,
+    joined on SK_ID_CURR and used only to measure the alternatives' disparities. The cut-offs and economics are the
+    forecasts' and decision economics' defaults unless given."""
+    cutoffs, economics = cutoffs or Cutoffs(), economics or EconomicsSettings()
+    developed = train_month_models(month, data, settings, study_url, previous)
+    families = developed.candidates
+    base = judged_for_checks(settings.promotion_rule, families, choose_champion(settings.promotion_rule, families))
+    frame = lda.slice_frame(data.validation, protected)
+    analysis = lda.proxy_analysis(
+        month,
+        base.validated,
+        base.model.calibrator,
+        base.model.card.top_features(lda.PROXY_FEATURES),
+        data.validation,
+        frame,
+        cutoffs.review_cutoff,
+    )
+    # at most lda_proxies + 1 LightGBM fits (each refit when the settings say so) with the tuned parameters
+    variants = lda.model_variants(analysis.strongest(settings.lda_proxies), settings.monotone)
+    alternatives = {
+        v.name: lightgbm_alternative(month, data, settings, families["lightgbm"], v, developed.previous)
+        for v in variants
+    }
+    named = {**developed_variants(settings), **{v.name: v for v in variants}}
+    candidates = {**families, **alternatives}
+    options = [lda.Option(named[n], c.model, c.passed, c.validation_calibrated) for n, c in candidates.items()]
+    search = lda.search(month, options, base.family, analysis, frame, settings, cutoffs, economics)
+    proposed = candidates[search.picked] if search.picked else None
+    champion_air = None
+    if previous is not None:  # what an automatic approval compares the proposal's AIRs with
+        champion_air = lda.group_airs(
+            lda.assessed(month, frame, previous.predict(data.validation), cutoffs.review_cutoff)
+        )
+    models = replace(developed, candidates=candidates)
+    return Development(models, search, lda.frontier_png(search), proposed, champion_air)

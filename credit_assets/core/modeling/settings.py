@@ -36,7 +36,9 @@ class ModelSettings:
     scorecard_characteristics: int = 20  # the scorecard bins the LightGBM's top features by gain
     promotion_rule: str = "lightgbm"  # a family that must pass, or best_validation_auc among those that pass
     # change control: the champion stays until a trigger fires (a scheduled review or a monitoring trigger)
-    review_every_months: int = 3  # a champion developed this many months before the scored month is reviewed
+    # a champion developed this many months before the scored month is reviewed; 0 develops at every run (the
+    # behaviour before change control: for development and tests)
+    review_every_months: int = 3
     approval: Approval = "model_risk"
     # the search for a less discriminatory alternative: the least discriminatory model whose validation AUC is at
     # most lda_auc_tolerance below the base candidate's and whose profit on the validation slice is at most
@@ -56,7 +58,7 @@ class ModelSettings:
             raise ValueError("scorecard_characteristics must be at least 1")
         if self.approval not in APPROVALS:
             raise ValueError(f"approval {self.approval!r} is not one of {', '.join(APPROVALS)}")
-        if self.review_every_months < 1 or self.lda_proxies < 0:
-            raise ValueError("need review_every_months >= 1 and lda_proxies >= 0")
+        if self.review_every_months < 0 or self.lda_proxies < 0:
+            raise ValueError("need review_every_months >= 0 and lda_proxies >= 0")
         if self.lda_auc_tolerance < 0 or not 0 <= self.lda_profit_tolerance < 1:
             raise ValueError("need lda_auc_tolerance >= 0 and 0 <= lda_profit_tolerance < 1")

@@ -1,10 +1,14 @@
-"""model: the champion that scores month M, chosen among models trained only on labelled months before M.
+"""model: the champion that scores month M, and the candidates developed for M when a trigger fired.
 
-Every month a LightGBM (tuned in a persistent Optuna study when due) and an optbinning scorecard train on the
-same window, calibrate on the same out-of-time validation slice (the newest labelled rows holding the
-configured number of defaults), are refit on every labelled row unless `refit_on_all_labels` is off, and face
-the same blocking checks. Both are kept in the content-addressed
-registry; the promotion rule names the champion and the decision is appended to the promotion log.
+The champion stays until a trigger fires: the scheduled review (every `review_every_months`), or a monitoring
+trigger an earlier month's `model_review` recorded (critical drift, AUC decay, calibration in the large, a new
+disparity). A month without a trigger scores with the champion in force and trains nothing. A triggered month
+develops candidates: a LightGBM (tuned in a persistent Optuna study when due) and a scorecard on the same window,
+calibrated on the same out-of-time slice, refit on every labelled row unless `refit_on_all_labels` is off, plus the
+search for a less discriminatory alternative (proxy analysis and alternatives, a frontier and the policy that
+proposes one). The proposed candidate becomes champion only when a `model_risk` user approves it in the portal (or
+an approval rule with explicit limits does); until then the old champion keeps scoring. Every version is kept in
+the content-addressed registry and every decision, trigger and approval in the promotion log.
 """
 
 from collections.abc import Iterator
@@ -13,32 +17,42 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
+from credit_assets.core.contract import schema
+from credit_assets.core.modeling import change_control, compliance, lda
+from credit_assets.core.modeling.change_control import ChampionState, Plan
 from credit_assets.core.modeling.charts import model_charts
+from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.month_model import (
     DECLARED_DIRECTIONS,
     GATE,
     NO_PROTECTED_INPUTS,
-    Candidate,
+    Development,
     MonthModels,
-    choose_champion,
-    judged_for_checks,
-    train_month_models,
+    develop,
 )
 from credit_assets.core.modeling.settings import ModelSettings
-from credit_assets.core.months import previous_month
+from credit_assets.core.verdict import Severity, Verdict
 from credit_assets.defs.assets.features import features, training_window
+from credit_assets.defs.assets.validated_applications import validated_applications
 from credit_assets.defs.config import config_class, to_settings
-from credit_assets.defs.metadata import check_result, figures, image
+from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import PREVIOUS_MONTH, Refusal, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
 
 ASSET_KEY = dg.AssetKey("model")
+CHAMPION_APPROVED = "champion_approved"
 MODEL_CHECKS = {
-    GATE: "The champion's validation AUC reaches the floor and is not clearly below the previous champion's.",
+    GATE: "The model that scores the month reached the AUC floor and was not clearly below the champion before it.",
     NO_PROTECTED_INPUTS: "No model feature is a protected attribute (sex, marital status, age) or derived from one.",
     DECLARED_DIRECTIONS: "On sweeps over each constrained feature, risk never moves against the contract's direction.",
 }
+APPROVAL_CHECK = (
+    "The champion that scores the month was approved by a model_risk user, or automatically within explicit limits."
+)
+LDA_FILE, FRONTIER_FILE = "lda.json", "lda_frontier.png"
+PROTECTED_COLUMNS = [schema.ID_COLUMN, "CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS"]
 ModelConfig = config_class(ModelSettings)
 
 
@@ -48,116 +62,282 @@ def trigger(context: dg.AssetExecutionContext) -> dict[str, Any]:
     return {"run_id": context.run_id, "tags": tags}
 
 
-def decision_entry(
-    context: dg.AssetExecutionContext, rule: str, trained: MonthModels, champion: Candidate | None, new: set[str]
+def registered(storage: StorageResource, trained: MonthModels) -> tuple[MonthModels, set[str]]:
+    """Every candidate stored in the registry (a model already there is left as it is); the new versions."""
+    candidates, new = {}, set()
+    for name, candidate in trained.candidates.items():
+        model, added = storage.register(candidate.model)
+        candidates[name] = replace(candidate, model=model)
+        new |= {model.version} if added else set()
+    return replace(trained, candidates=candidates), new
+
+
+def validation_protected(
+    context: dg.AssetExecutionContext, storage: StorageResource, months: list[str]
+) -> pd.DataFrame:
+    """The protected attributes of the validation months' applicants: joined to decisions in the LDA search only."""
+    load = storage.table_loader(context, validated_applications)
+    return pd.concat([load(month, PROTECTED_COLUMNS) for month in months], ignore_index=True)
+
+
+def developed(
+    context: dg.AssetExecutionContext, storage: StorageResource, settings: ModelSettings, champion: Model | None
+) -> tuple[Development, set[str]]:
+    """Train the month's candidates and alternatives, register them and store the LDA search and its frontier."""
+    month = context.partition_key
+    data = training_window(context, storage, month, settings)
+    protected = validation_protected(context, storage, data.validation_months)
+    found = develop(month, data, protected, settings, storage.store.optuna_storage_url, champion)
+    models, new = registered(storage, found.models)
+    storage.write_report(context, LDA_FILE, found.search.to_dict())
+    storage.write_report_files(context, {FRONTIER_FILE: found.frontier_png})
+    proposed = models.candidates[found.search.picked] if found.search.picked else None
+    return replace(found, models=models, proposed=proposed), new
+
+
+def approval_of(settings: ModelSettings, found: Development, champion: Model | None) -> dict[str, Any] | None:
+    """The proposed candidate's approval status under the configured rule (None when nothing was proposed)."""
+    if found.proposed is None:
+        return None
+    limits = None
+    if champion is not None:
+        gate = found.proposed.verdicts[GATE].figures
+        limits = change_control.within_limits(
+            found.proposed.model.card.features,
+            champion.card.features,
+            gate.get("auc_on_compared_rows"),
+            gate.get("previous_model_auc"),
+            lda.picked_air(found.search),
+            found.champion_air or {},
+        )
+    return change_control.approval_status(settings, found.proposed.summary(), limits)
+
+
+def month_entry(
+    context: dg.AssetExecutionContext,
+    settings: ModelSettings,
+    state: ChampionState,
+    plan: Plan,
+    found: Development | None,
+    new: set[str],
+    champion: Model | None,
 ) -> dict[str, Any]:
-    """The promotion log's record of this month's decision."""
+    """The promotion log's record of the month: triggers, development, proposal, approval and the champion."""
+    approval = approval_of(settings, found, champion) if found else None
+    proposed = found.proposed.model.version if found and found.proposed else None
+    takes_effect = approval is not None and approval["status"] != change_control.AWAITING
+    candidates = (
+        [
+            {**c.summary(), "name": name, "new_version": c.model.version in new}
+            for name, c in found.models.candidates.items()
+        ]
+        if found
+        else kept_candidates(state)
+    )
     return {
+        "kind": change_control.MONTH,
         "month": context.partition_key,
-        "champion": champion.model.version if champion else None,
-        "rule": rule,
-        "candidates": [
-            {**candidate.summary(), "new_version": candidate.model.version in new}
-            for candidate in trained.candidates.values()
-        ],
-        "previous_champion": trained.previous.version if trained.previous else None,
+        "champion": proposed if takes_effect else state.champion,
+        "rule": settings.promotion_rule,
+        "approval_rule": settings.approval,
+        "candidates": candidates,
+        "previous_champion": state.champion,
+        "review": plan.review(),
+        "proposed": proposed,
+        "approval": approval,
+        "lda": lda.log_summary(found.search) if found else None,
+        "requested_by": [context.run.tags["dagster/user"]] if "dagster/user" in context.run.tags else [],
         "trigger": trigger(context),
         "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def registered(storage: StorageResource, trained: MonthModels) -> tuple[MonthModels, set[str]]:
-    """Every candidate stored in the registry (a model already there is left as it is); the new versions."""
-    candidates, new = {}, set()
-    for family, candidate in trained.candidates.items():
-        model, added = storage.register(candidate.model)
-        candidates[family] = replace(candidate, model=model)
-        new |= {model.version} if added else set()
-    return replace(trained, candidates=candidates), new
+def kept_candidates(state: ChampionState) -> list[dict[str, Any]]:
+    """A month without development records the champion's and the awaiting candidate's summaries as they were."""
+    wanted = {state.champion: state.developed, (state.pending or {}).get("proposed"): state.pending}
+    return [
+        {**candidate, "new_version": False}
+        for version, entry in wanted.items()
+        if version and entry
+        for candidate in entry["candidates"]
+        if candidate["version"] == version
+    ]
+
+
+def kept_verdicts(entry: dict[str, Any], champion: Model) -> dict[str, Verdict]:
+    """The blocking verdicts of a champion kept from an earlier month: its inputs checked again now, the rest as
+    recorded when it was developed."""
+    summary = next(c for c in entry["candidates"] if c["version"] == champion.version)
+    recorded = {
+        name: Verdict(v["passed"], f"as verified when developed: {v['description']}")
+        for name, v in summary["verdicts"].items()
+    }
+    return {**recorded, NO_PROTECTED_INPUTS: compliance.protected_inputs(champion.card.features)}
+
+
+def approved_verdict(entry: dict[str, Any]) -> Verdict:
+    """Whether the month's champion was approved by a person or within explicit limits."""
+    if entry["champion"] is None:
+        return Verdict(False, "no champion in force", Severity.WARN)
+    state_approval = entry.get("champion_approval") or {}
+    by = state_approval.get("by")
+    if state_approval.get("status") == change_control.NOT_REQUIRED or not by:
+        rule = state_approval.get("rule", "unknown")
+        return Verdict(
+            False, f"champion {entry['champion']} took effect without an approval (rule {rule})", Severity.WARN
+        )
+    return Verdict(True, f"champion {entry['champion']} approved by {by}", figures={"approval": state_approval})
 
 
 @monthly_asset(
-    # The champion of M-1 is upstream too: the gate compares with it and tuning reuses earlier studies.
+    # The champion of M-1 is upstream too: the promotion log it extends and the studies tuning reuses.
     deps=[
         dg.AssetDep(features, partition_mapping=PREVIOUS_MONTH),
+        dg.AssetDep(validated_applications, partition_mapping=PREVIOUS_MONTH),
         dg.AssetDep(ASSET_KEY, partition_mapping=PREVIOUS_MONTH),
     ],
     group_name="model",
     kinds={"lightgbm", "optuna", "scikit-learn"},
     check_specs=[
-        monthly_check_spec(name, asset=ASSET_KEY, blocking=True, description=description)
-        for name, description in MODEL_CHECKS.items()
+        *(
+            monthly_check_spec(name, asset=ASSET_KEY, blocking=True, description=description)
+            for name, description in MODEL_CHECKS.items()
+        ),
+        monthly_check_spec(CHAMPION_APPROVED, asset=ASSET_KEY, description=APPROVAL_CHECK),
     ],
-    description="The month's champion (LightGBM or scorecard, by the promotion rule) and its challenger, "
-    "calibrated; every version kept in the registry, every decision in the promotion log.",
+    description="The champion in force that scores the month; when a trigger fires, candidates developed with the "
+    "search for a less discriminatory alternative and proposed for a model_risk approval. Every version is kept "
+    "in the registry, every trigger, decision and approval in the promotion log.",
 )
 def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: StorageResource) -> Iterator:
-    """Train both candidates, register them, choose and log the champion, and report it."""
+    """Keep the champion or develop and propose candidates; log the month's decision and report it."""
     month = context.partition_key
     settings = to_settings(config, ModelSettings)
-    data = training_window(context, storage, month, settings)
-    previous = storage.find_model(context, ASSET_KEY, previous_month(month))
-    trained, new = registered(
-        storage, train_month_models(month, data, settings, storage.store.optuna_storage_url, previous)
-    )
-    champion = choose_champion(settings.promotion_rule, trained.candidates)
-    decision = storage.registry.append(decision_entry(context, settings.promotion_rule, trained, champion, new))
-    judged = judged_for_checks(settings.promotion_rule, trained.candidates, champion)
-    results = [check_result(verdict, name) for name, verdict in judged.verdicts.items()]
-    if champion is None:
+    state = storage.promotion_state(context, ASSET_KEY)
+    plan = change_control.plan_month(month, state, settings)
+    champion = storage.load_version(context, ASSET_KEY, state.champion) if state.champion else None
+    found, new = developed(context, storage, settings, champion) if plan.develop else (None, set())
+    entry = month_entry(context, settings, state, plan, found, new, champion)
+    decision = storage.append_decision({**entry, "champion_approval": approval_in_force(entry, state)})
+    scoring = storage.load_version(context, ASSET_KEY, decision["champion"]) if decision["champion"] else None
+    verdicts = scoring_verdicts(decision, found, state, scoring)
+    results = [check_result(verdict, name) for name, verdict in verdicts.items()]
+    results.append(check_result(approved_verdict(decision), CHAMPION_APPROVED))
+    if scoring is None:
         yield from results
         raise Refusal(
-            description=f"No model promoted for {month} (rule {settings.promotion_rule}): {judged.refusal()}",
-            metadata={"promotion_log_sequence": decision["sequence"]},
+            description=no_champion_text(decision, found), metadata={"promotion_log_sequence": decision["sequence"]}
         )
-    yield dg.MaterializeResult(
-        check_results=results, metadata=figures(champion_metadata(context, storage, trained, champion, decision))
+    metadata = month_metadata(decision, plan)
+    if found is not None:
+        metadata |= development_metadata(context, storage, found)
+    yield dg.MaterializeResult(check_results=results, metadata=figures({**metadata, **card_metadata(storage, scoring)}))
+
+
+def approval_in_force(entry: dict[str, Any], state: ChampionState) -> dict[str, Any] | None:
+    """How the champion that scores the month became champion."""
+    if entry["champion"] is not None and entry["champion"] == entry["proposed"]:
+        return entry["approval"]
+    return state.approval
+
+
+def scoring_verdicts(
+    decision: dict[str, Any], found: Development | None, state: ChampionState, scoring: Model | None
+) -> dict[str, Verdict]:
+    """The blocking verdicts of the model that scores the month (else of the candidate the policy preferred)."""
+    if found is not None and (scoring is None or scoring.version == decision["proposed"]):
+        judged = found.proposed or found.models.candidates[found.search.base]
+        return judged.verdicts
+    if scoring is None:
+        return {name: Verdict(False, "no champion in force") for name in MODEL_CHECKS}
+    kept = kept_verdicts(state.developed, scoring)
+    kept[GATE] = Verdict(True, f"champion {scoring.version} kept: {decision['review']['why']}")
+    return {name: kept[name] for name in MODEL_CHECKS}
+
+
+def no_champion_text(decision: dict[str, Any], found: Development | None) -> str:
+    month = decision["month"]
+    if found is not None and found.proposed is None:
+        base = found.models.candidates[found.search.base]
+        return (
+            f"No model for {month}: no candidate passed its blocking checks ({base.refusal()}) and none was in force."
+        )
+    waiting = decision["proposed"] or (decision.get("review") or {}).get("why", "")
+    return (
+        f"No champion in force for {month}: candidate {waiting} awaits approval by a {change_control.MODEL_RISK_ROLE} "
+        "user (portal, Models page); once approved, materialise the month again and it scores with it."
     )
 
 
-def champion_metadata(
-    context: dg.AssetExecutionContext,
-    storage: StorageResource,
-    trained: MonthModels,
-    champion: Candidate,
-    decision: dict[str, Any],
+def month_metadata(decision: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """The month's change-control figures: triggers, what was done, the proposal and the approvals."""
+    approval = decision["approval"] or {}
+    triggers = pd.DataFrame(plan.review()["triggers"] or [], columns=["kind", "month", "description"])
+    return {
+        "status": month_status(decision),
+        "champion": decision["champion"],
+        "champion_approval": dg.MetadataValue.json(decision["champion_approval"] or {}),
+        "developed": plan.develop,
+        "why": plan.why,
+        "triggers": table(triggers[["kind", "month", "description"]]),
+        "next_scheduled_review": plan.next_scheduled_review or "-",
+        "proposed": decision["proposed"] or "-",
+        "approval_status": approval.get("status", "-"),
+        "approval_rule": decision["approval_rule"],
+        "promotion_log_sequence": decision["sequence"],
+    }
+
+
+def month_status(decision: dict[str, Any]) -> str:
+    """The month in a few words: what scores it and whether a candidate awaits approval."""
+    approval = decision["approval"] or {}
+    if approval.get("status") == change_control.AWAITING:
+        return f"candidate awaiting approval: {decision['proposed']}"
+    if decision["proposed"] and decision["champion"] == decision["proposed"]:
+        return f"new champion {decision['champion']} ({approval['status']})"
+    return f"champion kept: {decision['champion']}"
+
+
+def development_metadata(
+    context: dg.AssetExecutionContext, storage: StorageResource, found: Development
 ) -> dict[str, Any]:
-    """The champion's card in the UI: version, window, metrics, calibration, challengers, charts, documents."""
-    card = champion.model.card
-    charts = model_charts(card, trained.validation_labels, champion.validation_raw, champion.validation_calibrated)
+    """The developed candidates, the LDA search and its frontier, and the charts of the proposed candidate."""
+    shown = found.proposed or found.models.candidates[found.search.base]
+    card = shown.model.card
+    charts = model_charts(card, found.models.validation_labels, shown.validation_raw, shown.validation_calibrated)
     storage.write_report_files(context, charts)
-    challengers = [c.summary() for c in trained.candidates.values() if c is not champion]
+    return {
+        "lda_policy": found.search.policy,
+        "lda_pick": f"{found.search.picked}: {found.search.reason}",
+        "lda_frontier": table(lda.frontier_table(found.search)),
+        "lda_frontier_chart": image(found.frontier_png, "LDA frontier"),
+        "proxies": table(lda.proxy_table(found.search).head(10)),
+        "candidates": dg.MetadataValue.json([c.summary() for c in found.models.candidates.values()]),
+        "roc_curve": image(charts["roc.png"], "ROC"),
+        "reliability": image(charts["reliability.png"], "reliability"),
+        "feature_importance": image(charts["importance.png"], "importance"),
+    }
+
+
+def card_metadata(storage: StorageResource, scoring: Model) -> dict[str, Any]:
+    """The card of the model that scores the month."""
+    card = scoring.card
     return {
         "model_version": card.version,
         "family": card.family,
-        "promotion_rule": decision["rule"],
-        "promotion_log_sequence": decision["sequence"],
-        "new_versions": ", ".join(c["version"] for c in decision["candidates"] if c["new_version"]) or "none",
+        "developed_for": card.month,
         **{f"validation_{name}": value for name, value in card.validation_metrics.items()},
         "calibration_method": card.calibration["method"],
         "ece_before": card.calibration["ece_before"],
         "ece_after": card.calibration["ece_after"],
-        "challengers": dg.MetadataValue.json(challengers),
         "train_months": ", ".join(card.window["train_months"]),
         "validation_months": ", ".join(card.window["validation_months"]),
-        "train_rows": card.window["train_rows"],
         "validation_rows": card.window["validation_rows"],
         "validation_defaults": card.window["validation_defaults"],
-        "validation_slice_sufficient": card.window["validation_sufficient"],
-        "validation_metrics_of": "the fit on the training rows before the refit (out of time)"
-        if card.window["refit_on_all_labels"]
-        else "the deployed model (out of time)",
-        "refit_on_all_labels": card.window["refit_on_all_labels"],
-        "deployed_train_months": ", ".join(card.window["deployed_train_months"]),
         "deployed_train_rows": card.window["deployed_train_rows"],
-        "deployed_train_defaults": card.window["deployed_train_defaults"],
         "best_iteration": card.best_iteration,
         "feature_count": len(card.features),
         "params": dg.MetadataValue.json(card.params),
-        "params_provenance": dg.MetadataValue.json(card.params_provenance),
-        "roc_curve": image(charts["roc.png"], "ROC"),
-        "reliability": image(charts["reliability.png"], "reliability"),
-        "feature_importance": image(charts["importance.png"], "importance"),
         "registry_folder": dg.MetadataValue.path(str(storage.registry.folder(card.version))),
         "documentation": dg.MetadataValue.path(str(storage.store.documentation_file(card.version))),
     }
