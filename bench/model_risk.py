@@ -2,7 +2,7 @@
 the search for a less discriminatory alternative (LDA), and the 24-month backfill, against the platform before
 issue 27 (commit 5376b8a), measured side by side on the same machine.
 
-    .venv/bin/python -m bench.model_risk                   # full scale (long: see docs/BENCHMARKS.md)
+    .venv/bin/python -m bench.model_risk                   # full scale: about 30 min on a quiet 2-core machine
     .venv/bin/python -m bench.model_risk --rows 6000 --months 4 --threads 1 --tune-trials 2 --repeat 1   # smoke
 
 "before" runs the workers and the platform of a checkout of 5376b8a (`--before-checkout`, or exported from git
