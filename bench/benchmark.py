@@ -75,9 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def model_config(args: argparse.Namespace, retune: str) -> dict[str, Any]:
+def model_config(args: argparse.Namespace, retune: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """ModelConfig for every run: explicit seed and threads; the gate's limits opened (it still runs) so a noisy
-    small-scale month cannot stop the benchmark."""
+    small-scale month cannot stop the benchmark; `overrides` on top."""
     return {
         "retune": retune,
         "optuna_trials": args.tune_trials,
@@ -85,6 +85,7 @@ def model_config(args: argparse.Namespace, retune: str) -> dict[str, Any]:
         "seed": args.model_seed,
         "auc_floor": 0.0,
         "max_auc_drop": 1.0,
+        **(overrides or {}),
     }
 
 
@@ -92,10 +93,12 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def measured(kind: str, label: str, root: Path, args: list[str], logs: Path) -> Measurement:
-    """One worker measurement, logged to the console."""
+def measured(
+    kind: str, label: str, root: Path, args: list[str], logs: Path, checkout: Path = PROJECT_DIR
+) -> Measurement:
+    """One worker measurement (the workers and the platform of `checkout`), logged to the console."""
     logs.mkdir(parents=True, exist_ok=True)
-    result = run_worker(kind, label, root, args, logs / f"{label}.log")
+    result = run_worker(kind, label, root, args, logs / f"{label}.log", checkout)
     status = "ok" if result.ok else f"FAILED (see {logs / label}.log)"
     log(
         f"{logs.name}/{label}: {result.wall_s:.1f} s wall, {result.cpu_s:.1f} s CPU, "
@@ -115,8 +118,16 @@ def variant_args(variant: str, month: str, config: dict[str, Any]) -> tuple[str,
     return "dagster", dagster_args(month, variant, config)
 
 
-def prepare_scale(args: argparse.Namespace, work: Path, fraction: float) -> dict[str, Any]:
-    """Data of one scale, its history ingested (measured as setup) and the first month scored with tuning."""
+def prepare_scale(
+    args: argparse.Namespace,
+    work: Path,
+    fraction: float,
+    checkout: Path = PROJECT_DIR,
+    overrides: dict[str, Any] | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Data of one scale (generated under `data_dir`, default work/data), its history ingested (measured as setup)
+    and the first month scored with tuning, by the code of `checkout` with the model's `overrides`."""
     rows = round(args.rows * fraction)
     config = data.split(rows, data.ARTICLE_MONTHS, args.seed)
     months = config.month_keys
@@ -124,10 +135,10 @@ def prepare_scale(args: argparse.Namespace, work: Path, fraction: float) -> dict
         f"scale {fraction:g}: {rows:,} rows = history {config.history_rows:,} "
         f"+ {config.months} x {config.rows_per_month:,}"
     )
-    generated = data.generate(config, work / "data" / f"normal-{rows}")
+    generated = data.generate(config, (data_dir or work / "data") / f"normal-{rows}")
     base, logs = work / f"scale-{fraction:g}", work / "logs" / f"scale-{fraction:g}"
     ingested = data.new_root(Path(generated["folder"]) / "landing", base / "ingested")
-    history = measured("dagster", "history-ingest", ingested, dagster_args(months[0], "auto", {}), logs)
+    history = measured("dagster", "history-ingest", ingested, dagster_args(months[0], "auto", {}), logs, checkout)
     tuning, ready = [], base / "ready"
     retune = "always" if args.tune_trials > 0 else "never"
     for rep in range(args.tune_repeat):
@@ -137,8 +148,9 @@ def prepare_scale(args: argparse.Namespace, work: Path, fraction: float) -> dict
                 "dagster",
                 f"tuning-month-{rep + 1}",
                 root,
-                dagster_args(months[TUNED_MONTH_INDEX], "core-inprocess", model_config(args, retune)),
+                dagster_args(months[TUNED_MONTH_INDEX], "core-inprocess", model_config(args, retune, overrides)),
                 logs,
+                checkout,
             )
         )
         if rep and not args.keep:
@@ -187,15 +199,22 @@ def bench_scale(args: argparse.Namespace, work: Path, fraction: float) -> dict[s
     }
 
 
-def bench_backfill(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """History + `--months` months of the same total rows: the history ingested (setup), then every month in order."""
+def bench_backfill(
+    args: argparse.Namespace,
+    work: Path,
+    checkout: Path = PROJECT_DIR,
+    overrides: dict[str, Any] | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """History + `--months` months of the same total rows: the history ingested (setup), then every month in order,
+    by the code of `checkout` with the model's `overrides` (data generated under `data_dir`, default work/data)."""
     config = data.split(args.rows, args.months, args.seed)
     log(f"backfill: {args.rows:,} rows = history {config.history_rows:,} + {config.months} x {config.rows_per_month:,}")
-    generated = data.generate(config, work / "data" / f"backfill-{args.rows}-{args.months}")
+    generated = data.generate(config, (data_dir or work / "data") / f"backfill-{args.rows}-{args.months}")
     base, logs = work / "backfill", work / "logs" / "backfill"
     ingested = data.new_root(Path(generated["folder"]) / "landing", base / "ingested")
     months = config.month_keys
-    history = measured("dagster", "history-ingest", ingested, dagster_args(months[0], "auto", {}), logs)
+    history = measured("dagster", "history-ingest", ingested, dagster_args(months[0], "auto", {}), logs, checkout)
     runs = []
     for rep in range(args.backfill_repeat):
         root = data.clone(ingested, base / f"run-{rep + 1}")
@@ -203,9 +222,9 @@ def bench_backfill(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "--months",
             ",".join(months[1:]),
             "--model-config",
-            json.dumps(model_config(args, args.backfill_retune)),
+            json.dumps(model_config(args, args.backfill_retune, overrides)),
         ]
-        runs.append(measured("backfill", f"backfill-{rep + 1}", root, worker_args, logs))
+        runs.append(measured("backfill", f"backfill-{rep + 1}", root, worker_args, logs, checkout))
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     return {

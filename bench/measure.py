@@ -100,13 +100,18 @@ class TreeMemoryPoller(threading.Thread):
         return self.peak
 
 
-def worker_env(root: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of a worker: storage root and Dagster home inside `root`, the project on the path."""
+def python_path(checkout: Path) -> str:
+    """PYTHONPATH of a worker: the checkout first (ahead of the venv's editable install), then any path set."""
+    return os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH", "")]))
+
+
+def worker_env(root: Path, extra: dict[str, str] | None = None, checkout: Path = PROJECT_DIR) -> dict[str, str]:
+    """Environment of a worker: storage root and Dagster home inside `root`, the checkout first on the path."""
     env = dict(os.environ)
     env.update(
         CREDIT_ASSETS_STORAGE_ROOT=str(root / "data"),
         DAGSTER_HOME=str(root / "dagster_home"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH", "")])),
+        PYTHONPATH=python_path(checkout),
         PYTHONHASHSEED="0",
         BENCH_LAUNCH_TIME=repr(time.time()),
     )
@@ -114,15 +119,18 @@ def worker_env(root: Path, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
-def run_worker(kind: str, label: str, root: Path, args: list[str], log: Path) -> Measurement:
-    """Start `python -m bench.workers KIND ...` with `root` as its world and measure it to the end."""
+def run_worker(
+    kind: str, label: str, root: Path, args: list[str], log: Path, checkout: Path = PROJECT_DIR
+) -> Measurement:
+    """Start `python -m bench.workers KIND ...` of `checkout` (its `bench` and `credit_assets`, with this
+    interpreter) with `root` as its world and measure it to the end."""
     report_path = log.with_suffix(".json")
     report_path.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.workers", kind, "--report", str(report_path), *args]
-    env = worker_env(root)
+    env = worker_env(root, checkout=checkout)
     with open(log, "wb") as out:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=checkout, env=env, stdout=out, stderr=subprocess.STDOUT)
         poller = TreeMemoryPoller(process.pid)
         poller.start()
         _, status, usage = os.wait4(process.pid, 0)
@@ -142,3 +150,14 @@ def run_worker(kind: str, label: str, root: Path, args: list[str], log: Path) ->
         peak_tree_rss_mib=peak / 2**20,
         report=report,
     )
+
+
+def imported_from(checkout: Path) -> dict[str, str]:
+    """Where a worker started for `checkout` imports `bench.workers` and `credit_assets` from (the same interpreter,
+    working directory and path as `run_worker`): proof that a measurement ran the code it names."""
+    code = "import bench.workers, credit_assets; print(bench.workers.__file__); print(credit_assets.__file__)"
+    env = {**os.environ, "PYTHONPATH": python_path(checkout)}
+    found = subprocess.run(
+        [sys.executable, "-c", code], cwd=checkout, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {"bench.workers": found[0], "credit_assets": found[1]}
