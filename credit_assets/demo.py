@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import dagster as dg
 
+from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name, month_of_landing_file
 from credit_assets.core.store import ArtifactStore, sha256_of
 from credit_assets.definitions import defs
@@ -15,6 +16,7 @@ from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_f
 
 DEMO_SEED = 7
 DEMO_USER = "demo"
+VALIDATOR = "validator"  # the demo's model_risk user
 
 
 def landed_months(storage: ArtifactStore) -> list[str]:
@@ -42,8 +44,15 @@ def land_demo_months(storage: ArtifactStore) -> None:
     print(f"kept {newest} back for a first upload through the portal: {storage.upload_example_dir / newest}")
 
 
+def awaiting_first_champion(storage: ArtifactStore) -> str | None:
+    """The candidate the months wait for: proposed, not yet decided, with no champion in force before it."""
+    state = ModelRegistry(storage.registry_dir).state()
+    return state.pending["proposed"] if state.pending and state.champion is None else None
+
+
 def run_demo(instance: dg.DagsterInstance) -> None:
-    """Land demo files if there are none and run every landed month that is not materialised yet, oldest first."""
+    """Land demo files if there are none and run every landed month that is not materialised yet, oldest first,
+    until a month waits for its first champion's approval (the approval sensor runs the rest once it is given)."""
     storage = defs.resources["storage"].store
     if not landed_months(storage):
         land_demo_months(storage)
@@ -54,16 +63,29 @@ def run_demo(instance: dg.DagsterInstance) -> None:
         job = defs.resolve_job_def(job_for_month(month))
         result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False)
         print(f"{month}: {job.name} {'succeeded' if result.success else 'FAILED'} (run {result.run_id})")
+        if not result.success and (candidate := awaiting_first_champion(storage)):
+            print(
+                f"{month}: candidate {candidate} awaits approval by a model_risk user: log in to the portal as "
+                f"{VALIDATOR}, open Models, read its documentation pack and approve or reject it with a comment; "
+                "once approved, the approval sensor runs this month and the later ones with it"
+            )
+            return
         if not result.success:
             raise SystemExit(f"The demo run of {month} failed; open the UI (run {result.run_id}) to see why.")
 
 
-def ensure_demo_user(users: UserStore) -> None:
-    """Create the portal's demo uploader with a random password printed once; never a default password."""
-    if users.get(DEMO_USER) is not None:
-        reset = f"python3 dev.py add-user {DEMO_USER} --role uploader --replace"
-        print(f"portal user {DEMO_USER} exists (a new password: {reset})")
+def ensure_demo_user(users: UserStore, name: str = DEMO_USER, role: Role = Role.UPLOADER) -> None:
+    """Create a portal demo user with a random password printed once; never a default password."""
+    if users.get(name) is not None:
+        reset = f"python3 dev.py add-user {name} --role {role} --replace"
+        print(f"portal user {name} exists (a new password: {reset})")
         return
     password = generate_password()
-    users.add(DEMO_USER, Role.UPLOADER, password)
-    print(f"portal login (shown once, stored only as a hash): user {DEMO_USER}, password {password}")
+    users.add(name, role, password)
+    print(f"portal login (shown once, stored only as a hash): user {name} ({role}), password {password}")
+
+
+def ensure_demo_users(users: UserStore) -> None:
+    """The uploader, and the validator who approves champions: a second person, as change control requires."""
+    ensure_demo_user(users)
+    ensure_demo_user(users, VALIDATOR, Role.MODEL_RISK)

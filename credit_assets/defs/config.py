@@ -11,9 +11,13 @@ from credit_assets.defs.partitions import Refusal
 Settings = TypeVar("Settings")
 
 
-def config_class(settings: type[Any], name: str | None = None) -> type[dg.Config]:
-    """A `dg.Config` with the fields, types and defaults of a core settings dataclass (ModelSettings: ModelConfig)."""
-    fields = {field.name: (field.type, field.default) for field in dataclasses.fields(settings)}
+def config_class(
+    settings: type[Any], name: str | None = None, defaults: dict[str, Any] | None = None
+) -> type[dg.Config]:
+    """A `dg.Config` with the fields, types and defaults of a core settings dataclass (ModelSettings: ModelConfig);
+    `defaults` replaces some defaults (a deployment's own, read once when the definitions load)."""
+    chosen = defaults or {}
+    fields = {field.name: (field.type, chosen.get(field.name, field.default)) for field in dataclasses.fields(settings)}
     name = name or settings.__name__.removesuffix("Settings") + "Config"
     return pydantic.create_model(name, __base__=dg.Config, __doc__=settings.__doc__, __module__=__name__, **fields)
 

@@ -24,7 +24,7 @@ from credit_assets_tests.support.materialise import (
 
 UNLABELLED = dataclasses.replace(SMALL, months=1, label_latest=False)  # the history, then 2020-10 without TARGET
 HISTORY, MONTH = UNLABELLED.month_keys
-REPORTS = {"forecast_performance", "model_comparison", "decision_economics", "model_documentation"}
+REPORTS = {"forecast_performance", "model_comparison", "decision_economics", "model_documentation", "model_review"}
 
 
 def land(source: Path, landing: Path) -> None:

@@ -27,8 +27,10 @@ from credit_assets.core.scoring import (
     MATERIAL_LOG_ODDS,
     NO_REASON,
     REASON_COUNT,
+    Cutoffs,
     allowed_statements,
     reason_columns,
+    score,
     statement,
 )
 from credit_assets.core.store import read_json
@@ -219,7 +221,8 @@ def test_a_rerun_with_the_same_inputs_adds_no_version_and_appends_one_decision(s
     parquet_before = scored.store.table_path("forecasts", SECOND).read_bytes()
     assert materialize_month(scored, SECOND, SCORE_ONLY).success
     stored_after = {path.relative_to(models): path.read_bytes() for path in models.rglob("*") if path.is_file()}
-    assert stored_after == stored_before and len({path.parts[0] for path in stored_after}) == 4  # 2 months x 2
+    developed = {c["version"] for e in registry(scored).promotions() for c in e["candidates"]}
+    assert stored_after == stored_before and {path.parts[0] for path in stored_after} == developed
     log_after = registry(scored).log_path.read_bytes()
     assert log_after.startswith(log_before) and log_after.count(b"\n") == log_before.count(b"\n") + 1
     newest = registry(scored).promotions()[-1]
@@ -237,7 +240,10 @@ def test_a_changed_window_adds_versions_and_the_old_champion_still_predicts_iden
     assert result.success, failure_message(result)
     new = registry(scored).champion(SECOND)
     assert new.version != old.version and new.card.window != old.card.window
-    assert len(list((scored.store.registry_dir / "models").iterdir())) == 6
+    versions = {path.name for path in (scored.store.registry_dir / "models").iterdir()}
+    assert {old.version, new.version} <= versions and len(versions) > len(
+        registry(scored).decision(FIRST)["candidates"]
+    )
     reloaded = registry(scored).load(old.version)
     features = scored.store.read_table("features", SECOND)
     np.testing.assert_array_equal(reloaded.predict(features), forecasts["default_probability"].to_numpy())
@@ -249,42 +255,48 @@ def test_champion_gate_blocks_a_model_trained_on_shuffled_labels(scored: Storage
         frame = scored.store.read_table("features", month)
         frame[schema.TARGET_COLUMN] = rng.permutation(frame[schema.TARGET_COLUMN].to_numpy())
         scored.store.write_table("features", month, frame)
+    kept = registry(scored).champion(SECOND).version
     result = materialize_month(scored, THIRD, SCORE_ONLY, model_config={"retune": "never"})
-    assert not result.success
-    assert "champion_gate" in failed_checks(result)
-    assert "below" in failed_checks(result)["champion_gate"]
+    assert result.success, failure_message(result)  # the approved champion keeps scoring
+    assert "below" in failed_checks(result)["champion_gate"] and kept in failed_checks(result)["champion_gate"]
     decision = registry(scored).decision(THIRD)
-    assert decision["champion"] is None and len(decision["candidates"]) == 2  # refused, logged, both kept
+    assert decision["proposed"] is None and decision["champion"] == kept  # refused, logged, every candidate kept
     assert all(registry(scored).load(c["version"]) for c in decision["candidates"])
-    assert not scored.store.table_path("forecasts", THIRD).exists()
+    assert set(scored.store.read_table("forecasts", THIRD)["model_version"]) == {kept}
 
 
 def test_a_model_wired_to_a_protected_feature_is_refused_in_the_run(
-    scored: StorageResource, monkeypatch: pytest.MonkeyPatch
+    scored: StorageResource, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A developer makes the applicant's age a model input: the run trains, the check fails and blocks."""
+    """A developer makes the applicant's age a model input: the run trains, the check fails, nothing is proposed and
+    the approved champion keeps scoring; without one, the check blocks."""
     [age] = [feature for feature in catalogue.catalogue() if feature.name == "AGE_YEARS"]
     wired = [*catalogue.model_inputs(), dataclasses.replace(age, role=schema.Role.INPUT)]
     monkeypatch.setattr(catalogue, "model_inputs", lambda: wired)
     for month in MONTHS:
         assert materialize_month(scored, month, ["features"]).success
     assert "AGE_YEARS" in scored.store.read_table("features", THIRD).columns
+    kept = registry(scored).champion(SECOND).version
     result = materialize_month(scored, THIRD, SCORE_ONLY, model_config={"retune": "never"})
-    assert not result.success
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_protected_inputs"]
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert check.description == "the model uses protected: AGE_YEARS"
-    assert f"No model promoted for {THIRD}" in failure_message(result)
+    assert not check.passed and check.description.endswith("the model uses protected: AGE_YEARS")
     decision = registry(scored).decision(THIRD)
-    assert decision["champion"] is None
-    assert all("AGE_YEARS" in registry(scored).load(c["version"]).card.features for c in decision["candidates"])
-    assert not scored.store.table_path("forecasts", THIRD).exists()
+    assert decision["proposed"] is None and decision["champion"] == kept
+    developed = [c for c in decision["candidates"] if c["version"] != kept]
+    assert all("AGE_YEARS" in registry(scored).load(c["version"]).card.features for c in developed)
+    assert set(scored.store.read_table("forecasts", THIRD)["model_version"]) == {kept}
+    first = copy_storage(scored.store.root, tmp_path / "first")  # no champion in force: the check blocks
+    first.store.registry_dir.joinpath("promotions.jsonl").unlink()
+    refused = materialize_month(first, THIRD, ["model"], model_config={"retune": "never"})
+    [check] = [e for e in refused.get_asset_check_evaluations() if e.check_name == "no_protected_inputs"]
+    assert not refused.success and check.severity == dg.AssetCheckSeverity.ERROR
+    assert f"No model for {THIRD}" in failure_message(refused)
 
 
 def test_history_month_has_no_labelled_month_before_it(scored: StorageResource) -> None:
     result = materialize_month(scored, HISTORY, ["model"])
     assert not result.success
-    assert f"No labelled month before {HISTORY}" in failure_message(result)
+    assert f"{HISTORY} is the history month" in failure_message(result)
 
 
 def test_a_hole_in_the_training_window_is_refused(scored: StorageResource) -> None:
@@ -322,21 +334,27 @@ def test_a_promotion_rule_naming_no_model_is_refused(scored: StorageResource) ->
     assert registry(scored).log_path.read_bytes() == log_before
 
 
-def test_the_scorecard_as_champion_scores_the_month_with_catalogue_reasons(scored: StorageResource) -> None:
+def test_the_scorecard_rule_bases_the_lda_search_on_the_scorecard_whose_reasons_are_catalogue_statements(
+    scored: StorageResource,
+) -> None:
     result = materialize_month(scored, SECOND, ["model", "forecasts"], model_config={"promotion_rule": "scorecard"})
     assert result.success, failure_message(result)
-    champion = registry(scored).champion(SECOND)
-    forecasts = scored.store.read_table("forecasts", SECOND)
-    assert champion.card.family == "scorecard" and set(forecasts["model_version"]) == {champion.version}
-    adverse = forecasts[forecasts["decision"] != "approve"]
-    assert len(adverse) and (adverse["reason_1"] != NO_REASON).all()
-    assert set(adverse[reason_columns()].stack()) - {NO_REASON} <= allowed_statements()
+    decision = registry(scored).decision(SECOND)
+    assert decision["lda"]["base"] == "scorecard"  # the champion is the search's pick around it
+    [points] = [c for c in decision["candidates"] if c.get("name") == "scorecard"]
+    model = registry(scored).load(points["version"])
+    for champion in (model, registry(scored).champion(SECOND)):
+        forecasts = score(scored.store.read_table("features", SECOND), champion, Cutoffs())
+        adverse = forecasts[forecasts["decision"] != "approve"]
+        assert len(adverse) and (adverse["reason_1"] != NO_REASON).all()
+        assert set(adverse[reason_columns()].stack()) - {NO_REASON} <= allowed_statements()
+    assert set(scored.store.read_table("forecasts", SECOND)["model_version"]) == {decision["champion"]}
 
 
 def test_champion_and_challenger_are_compared_in_shadow_on_the_same_month(scored: StorageResource) -> None:
     rows = read_json(scored.store.artifact_dir("model_comparison", SECOND) / "comparison.json")
     decision = registry(scored).decision(SECOND)
-    assert [row["role"] for row in rows] == ["champion", "challenger"]
+    assert [row["role"] for row in rows] == ["champion", *["challenger"] * (len(rows) - 1)] and len(rows) >= 4
     assert {row["version"] for row in rows} == {c["version"] for c in decision["candidates"]}
     assert rows[0]["version"] == decision["champion"]
     assert all(0.6 < row["forecast_auc"] < 1 and 0 < row["approval_rate"] < 1 for row in rows)
@@ -397,11 +415,13 @@ def test_the_models_command_says_which_model_scored_a_month_and_why(
     assert main(["models", "--root", scored.root, "--month", SECOND]) == 0
     explained = capsys.readouterr().out
     assert f"{SECOND} was scored by {decision['champion']}" in explained
-    assert f"rule 'lightgbm' chose {decision['champion']}" in explained
+    assert f"{decision['champion']} scores the month; developed: scheduled_review" in explained
     assert all(candidate["version"] in explained for candidate in decision["candidates"])
     assert main(["models", "--root", scored.root]) == 0
-    listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == 1 + 4 and any(line.startswith(decision["champion"]) and SECOND in line for line in listed)
+    output = capsys.readouterr().out
+    listed = output.splitlines()
+    assert f"{decision['champion']}: developed for {SECOND}" in output and "no approval (rule 'none'" in output
+    assert any(line.startswith(decision["champion"]) and SECOND in line for line in listed)
 
 
 def test_the_tuning_dashboard_serves_the_stored_studies_on_loopback(scored: StorageResource, tmp_path: Path) -> None:

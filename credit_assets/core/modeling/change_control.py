@@ -11,8 +11,8 @@ Everything is read from and written to the registry's append-only promotion log,
 The champion in force is whatever the log says was approved last; nothing else makes a champion.
 """
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -237,6 +237,24 @@ def reigns(entries: Sequence[dict[str, Any]]) -> list[Reign]:
     return found
 
 
+def in_force_for(
+    month: str, entries: Sequence[dict[str, Any]], state: ChampionState, trained_until: Callable[[str], str]
+) -> ChampionState:
+    """The state as month M sees it: the newest champion whose deployed model learned only from months before M (a
+    backfill of an earlier month never uses a model that learned its labels), or none."""
+    if state.champion is None or trained_until(state.champion) < month:
+        return state
+    eligible = [reign for reign in reigns(entries) if trained_until(reign.version) < month]
+    if not eligible:
+        return replace(state, champion=None, developed=None, approval=None)
+    return replace(
+        state,
+        champion=eligible[-1].version,
+        developed=proposal_of(entries, eligible[-1].version),
+        approval=eligible[-1].approval,
+    )
+
+
 @dataclass(frozen=True)
 class Plan:
     """What month M's model step does: develop candidates or keep the champion, and why."""
@@ -262,6 +280,8 @@ def scheduled_review(month: str, state: ChampionState, settings: ModelSettings) 
     if state.champion_month is None:
         return None
     age = months_between(state.champion_month, month)
+    if settings.review_every_months == 0:
+        return Trigger("scheduled_review", month, "review_every_months 0: every run develops candidates")
     if age < settings.review_every_months:
         return None
     return Trigger(
@@ -289,6 +309,9 @@ def plan_month(month: str, state: ChampionState, settings: ModelSettings) -> Pla
     scheduled = scheduled_review(month, state, settings)
     triggers += [scheduled] if scheduled else []
     upcoming = next_review(state, settings)
+    if state.champion is None and state.pending is not None:
+        waiting = f"{state.pending['proposed']} (developed for {state.pending['month']})"
+        return Plan(month, triggers, False, f"no champion in force: candidate {waiting} awaits approval", upcoming)
     if not triggers:
         return Plan(month, [], False, f"no trigger: champion {state.champion} keeps scoring", upcoming)
     if state.pending is not None:

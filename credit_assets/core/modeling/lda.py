@@ -140,7 +140,7 @@ class LdaSearch(JsonRecord):
     proxies: list[dict[str, Any]]
     alternatives: list[dict[str, Any]]
     picked: str | None
-    picked_version: str | None
+    picked_version: str | None  # the version deployed: a proposed alternative's refit when the settings refit
     reason: str
     fairness_limits: dict[str, Any]  # what judges a group and flags it
 
@@ -265,7 +265,8 @@ def proxy_analysis(
     groups = {name: values.reset_index(drop=True) for name, values in fairness.sensitive_attributes(frame).items()}
     targets = {attribute: worst(base, attribute) for attribute in groups}
     proxies = []
-    for feature in features:
+    # the deployed card names its features; a scorecard's refit may keep a characteristic its validated fit dropped
+    for feature in [name for name in features if name in inputs.columns]:
         column, value = inputs[feature], typical(inputs[feature])
         without = airs(inputs.assign(**{feature: pd.Series(value, index=column.index, dtype=column.dtype)}))
         proxies.append(

@@ -29,6 +29,7 @@ from credit_assets.core.modeling.calibration import calibrate
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.gate import PreviousModel, compare_aucs, gate
 from credit_assets.core.modeling.models import LightGBMScorer, Model, ScorecardScorer, Scorer
+from credit_assets.core.modeling.registry import content_version
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import (
     BASE_PARAMS,
@@ -320,16 +321,24 @@ def develop(
         frame,
         cutoffs.review_cutoff,
     )
-    # at most lda_proxies + 1 LightGBM fits (each refit when the settings say so) with the tuned parameters
+    # lda_proxies + 1 LightGBM fits with the tuned parameters, weighed out of time like the families' validated fits;
+    # only the one proposed is then refit on every labelled row (when the settings say so), not all of them
     variants = lda.model_variants(analysis.strongest(settings.lda_proxies), settings.monotone)
+    weighed = replace(settings, refit_on_all_labels=False)
     alternatives = {
-        v.name: lightgbm_alternative(month, data, settings, families["lightgbm"], v, developed.previous)
+        v.name: lightgbm_alternative(month, data, weighed, families["lightgbm"], v, developed.previous)
         for v in variants
     }
     named = {**developed_variants(settings), **{v.name: v for v in variants}}
     candidates = {**families, **alternatives}
     options = [lda.Option(named[n], c.model, c.passed, c.validation_calibrated) for n, c in candidates.items()]
     search = lda.search(month, options, base.family, analysis, frame, settings, cutoffs, economics)
+    if search.picked in alternatives and settings.refit_on_all_labels:
+        deployed = lightgbm_alternative(
+            month, data, settings, families["lightgbm"], named[search.picked], developed.previous
+        )
+        candidates[search.picked] = deployed
+        search = replace(search, picked_version=content_version(deployed.family, deployed.model.files()))
     proposed = candidates[search.picked] if search.picked else None
     champion_air = None
     if previous is not None:  # what an automatic approval compares the proposal's AIRs with

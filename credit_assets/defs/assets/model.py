@@ -11,6 +11,7 @@ an approval rule with explicit limits does); until then the old champion keeps s
 the content-addressed registry and every decision, trigger and approval in the promotion log.
 """
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,11 +29,14 @@ from credit_assets.core.modeling.month_model import (
     DECLARED_DIRECTIONS,
     GATE,
     NO_PROTECTED_INPUTS,
+    Candidate,
     Development,
     MonthModels,
     develop,
 )
 from credit_assets.core.modeling.settings import ModelSettings
+from credit_assets.core.modeling.training import deployed_train_months
+from credit_assets.core.months import FIRST_MONTH, history_note
 from credit_assets.core.verdict import Severity, Verdict
 from credit_assets.defs.assets.features import features, training_window
 from credit_assets.defs.assets.validated_applications import validated_applications
@@ -53,7 +57,11 @@ APPROVAL_CHECK = (
 )
 LDA_FILE, FRONTIER_FILE = "lda.json", "lda_frontier.png"
 PROTECTED_COLUMNS = [schema.ID_COLUMN, "CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS"]
-ModelConfig = config_class(ModelSettings)
+# The deployment's approval rule when a run's config names none: model_risk unless the deployment says otherwise (a
+# development or test deployment may say none; every champion that takes effect so is logged as unapproved and the
+# champion_approved check warns each month it scores).
+APPROVAL_SETTING = "CREDIT_ASSETS_MODEL_APPROVAL"
+ModelConfig = config_class(ModelSettings, defaults={"approval": os.environ.get(APPROVAL_SETTING, "model_risk")})
 
 
 def trigger(context: dg.AssetExecutionContext) -> dict[str, Any]:
@@ -211,8 +219,13 @@ def approved_verdict(entry: dict[str, Any]) -> Verdict:
 def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: StorageResource) -> Iterator:
     """Keep the champion or develop and propose candidates; log the month's decision and report it."""
     month = context.partition_key
+    if month == FIRST_MONTH:
+        raise Refusal(history_note(month))
     settings = to_settings(config, ModelSettings)
-    state = storage.promotion_state(context, ASSET_KEY)
+    entries = storage.promotions(context, ASSET_KEY)
+    state = change_control.in_force_for(
+        month, entries, change_control.fold(entries), lambda version: trained_until(context, storage, version)
+    )
     plan = change_control.plan_month(month, state, settings)
     champion = storage.load_version(context, ASSET_KEY, state.champion) if state.champion else None
     found, new = developed(context, storage, settings, champion) if plan.develop else (None, set())
@@ -225,12 +238,18 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
     if scoring is None:
         yield from results
         raise Refusal(
-            description=no_champion_text(decision, found), metadata={"promotion_log_sequence": decision["sequence"]}
+            description=no_champion_text(decision, found, state),
+            metadata={"promotion_log_sequence": decision["sequence"]},
         )
     metadata = month_metadata(decision, plan)
     if found is not None:
         metadata |= development_metadata(context, storage, found)
     yield dg.MaterializeResult(check_results=results, metadata=figures({**metadata, **card_metadata(storage, scoring)}))
+
+
+def trained_until(context: dg.AssetExecutionContext, storage: StorageResource, version: str) -> str:
+    """The newest month whose labels the version's deployed model learned from."""
+    return max(deployed_train_months(storage.load_version(context, ASSET_KEY, version).card.window))
 
 
 def approval_in_force(entry: dict[str, Any], state: ChampionState) -> dict[str, Any] | None:
@@ -247,6 +266,8 @@ def scoring_verdicts(
     if found is not None and (scoring is None or scoring.version == decision["proposed"]):
         judged = found.proposed or found.models.candidates[found.search.base]
         return judged.verdicts
+    if found is not None and found.proposed is None:
+        return not_proposed(found.models.candidates[found.search.base], scoring)
     if scoring is None:
         return {name: Verdict(False, "no champion in force") for name in MODEL_CHECKS}
     kept = kept_verdicts(state.developed, scoring)
@@ -254,17 +275,34 @@ def scoring_verdicts(
     return {name: kept[name] for name in MODEL_CHECKS}
 
 
-def no_champion_text(decision: dict[str, Any], found: Development | None) -> str:
+def not_proposed(base: Candidate, scoring: Model) -> dict[str, Verdict]:
+    """A development whose candidates all failed: their failures are reported as warnings, since the champion in force
+    (which passed its own verdicts when it was approved) keeps scoring and nothing downstream needs blocking."""
+    return {
+        name: verdict
+        if verdict.passed
+        else Verdict(
+            False,
+            f"candidate {base.family} not proposed, {scoring.version} keeps scoring: {verdict.description}",
+            Severity.WARN,
+            verdict.figures,
+        )
+        for name, verdict in base.verdicts.items()
+    }
+
+
+def no_champion_text(decision: dict[str, Any], found: Development | None, state: ChampionState) -> str:
+    """Why no model scores the month: nothing passed, or the first candidate still awaits its approval."""
     month = decision["month"]
     if found is not None and found.proposed is None:
         base = found.models.candidates[found.search.base]
         return (
             f"No model for {month}: no candidate passed its blocking checks ({base.refusal()}) and none was in force."
         )
-    waiting = decision["proposed"] or (decision.get("review") or {}).get("why", "")
+    waiting = decision["proposed"] or (state.pending or {}).get("proposed")
     return (
         f"No champion in force for {month}: candidate {waiting} awaits approval by a {change_control.MODEL_RISK_ROLE} "
-        "user (portal, Models page); once approved, materialise the month again and it scores with it."
+        "user (portal, Models page); once approved, the approval sensor runs the month again and it scores with it."
     )
 
 
@@ -331,9 +369,17 @@ def card_metadata(storage: StorageResource, scoring: Model) -> dict[str, Any]:
         "ece_after": card.calibration["ece_after"],
         "train_months": ", ".join(card.window["train_months"]),
         "validation_months": ", ".join(card.window["validation_months"]),
+        "train_rows": card.window["train_rows"],
         "validation_rows": card.window["validation_rows"],
         "validation_defaults": card.window["validation_defaults"],
+        "validation_slice_sufficient": card.window["validation_sufficient"],
+        "validation_metrics_of": "the fit on the training rows before the refit (out of time)"
+        if card.window["refit_on_all_labels"]
+        else "the deployed model (out of time)",
+        "refit_on_all_labels": card.window["refit_on_all_labels"],
+        "deployed_train_months": ", ".join(deployed_train_months(card.window)),
         "deployed_train_rows": card.window["deployed_train_rows"],
+        "deployed_train_defaults": card.window["deployed_train_defaults"],
         "best_iteration": card.best_iteration,
         "feature_count": len(card.features),
         "params": dg.MetadataValue.json(card.params),
