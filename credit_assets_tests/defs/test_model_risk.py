@@ -2,6 +2,8 @@
 frontier, the candidate waits for a model_risk approval while the old champion scores, an approval makes it the
 next month's champion, a rejection keeps the old one, and the promotion log holds every decision."""
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -13,13 +15,16 @@ from credit_assets.defs.assets.model import ASSET_KEY as MODEL
 from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
+from credit_assets_tests.support.browser import chromium, tab
 from credit_assets_tests.support.materialise import (
     INGEST,
+    copy_storage,
     failure_message,
     materialize_month,
     storage_with,
     write_small_landing,
 )
+from credit_assets_tests.support.models_approval import MODEL_RISK_USER, approve_in_browser, models_portal
 
 FOUR_MONTHS = GeneratorConfig(seed=11, history_rows=4_000, months=4, rows_per_month=1_500)
 HISTORY, OCT, NOV, DEC, JAN = FOUR_MONTHS.month_keys
@@ -38,32 +43,42 @@ def run(storage: StorageResource, month: str, **config: object) -> dg.ExecuteInP
 
 
 @pytest.fixture(scope="module")
-def ingested(tmp_path_factory: pytest.TempPathFactory) -> StorageResource:
+def pending_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every month ingested, and the first scored month run: with no champion yet it developed candidates, and the
+    proposal awaits a model_risk approval."""
     folder = tmp_path_factory.mktemp("model_risk")
     landing = folder / "landing"
     write_small_landing(landing, FOUR_MONTHS)
     storage = storage_with(folder / "root", landing, FOUR_MONTHS.month_keys)
     for month in FOUR_MONTHS.month_keys:
         assert materialize_month(storage, month, INGEST).success
-    return storage
-
-
-def test_the_loop_from_trigger_to_approval_rejection_and_the_log(ingested: StorageResource) -> None:
-    registry = ModelRegistry(ingested.store.registry_dir)
-
-    # 1. No champion yet: the month develops candidates with the LDA search; the proposal waits for a person
-    first = run(ingested, OCT)
+    first = run(storage, OCT)
     assert not first.success and "awaits approval by a model_risk user" in failure_message(first)
+    return folder / "root"
+
+
+@pytest.fixture
+def pending(pending_template: Path, tmp_path: Path) -> StorageResource:
+    return copy_storage(pending_template, tmp_path)
+
+
+def test_the_loop_from_trigger_to_approval_rejection_and_the_log(pending: StorageResource) -> None:
+    ingested, registry = pending, ModelRegistry(pending.store.registry_dir)
+
+    # 1. No champion yet: the month developed candidates with the LDA search; the proposal waits for a person
     state = registry.state()
     assert state.champion is None and state.pending["month"] == OCT
+    assert [t["kind"] for t in state.pending["review"]["triggers"]] == ["no_champion"]
     candidate = state.pending["proposed"]
     search = read_json(ingested.report_path(MODEL, OCT, LDA_FILE))
     assert search["proxies"] and len([a for a in search["alternatives"] if a["kind"] == "model"]) >= 3
     assert all("air" in a and "validation_auc" in a and "profit" in a for a in search["alternatives"])
     assert ingested.report_path(MODEL, OCT, FRONTIER_FILE).read_bytes().startswith(b"\x89PNG")
+    waiting = run(ingested, NOV)  # nothing scores while the first champion awaits its approval
+    assert not waiting.success and f"candidate {candidate} awaits approval" in failure_message(waiting)
 
-    # 2. A model_risk user approves (the portal's browser test does it through the page); the sensor asks for the
-    # month that waited, and it scores with the approved candidate without developing again
+    # 2. A model_risk user approves (test_a_model_risk_user_approves_in_the_portal does it through the page); the
+    # sensor asks for the months that waited, and they score with the approved candidate without developing again
     registry.decide(candidate, cc.APPROVE, "validator", cc.MODEL_RISK_ROLE, "validated: LDA search documented")
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources={"storage": ingested})
@@ -113,3 +128,18 @@ def test_the_loop_from_trigger_to_approval_rejection_and_the_log(ingested: Stora
     assert all(e["review"]["why"] and e["decided_at"] for e in months)
     reigns = cc.reigns(entries)
     assert [r.version for r in reigns] == [candidate] and "validator" in reigns[0].why()
+
+
+def test_a_model_risk_user_approves_in_the_portal_and_the_next_month_scores_with_it(
+    pending: StorageResource, tmp_path: Path
+) -> None:
+    candidate = ModelRegistry(pending.store.registry_dir).state().pending["proposed"]
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with chromium() as browser, models_portal(pending.store.root, home) as portal, tab(browser, portal.url) as page:
+        entry = approve_in_browser(page, portal, "validation, calibration and the LDA search reviewed")
+    assert entry["version"] == candidate and entry["by"] == MODEL_RISK_USER and entry["decided_at"]
+    scored = run(pending, NOV)
+    assert scored.success, failure_message(scored)
+    assert scored_by(pending, NOV) == [candidate]
+    assert ModelRegistry(pending.store.registry_dir).decision(NOV)["champion_approval"]["by"] == MODEL_RISK_USER
