@@ -6,7 +6,6 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from credit_assets.core.modeling.change_control import ChampionState
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.modeling.training import FeatureLoader
@@ -108,14 +107,6 @@ class StorageResource(dg.ConfigurableResource):
         """Keep a trained model in the registry (a no-op when that version is stored); whether it is new."""
         try:
             return self.registry.register(model)
-        except RegistryError as error:
-            raise Refusal(str(error)) from error
-
-    def promotion_state(self, context: Context, asset: AssetRef) -> ChampionState:
-        """What the promotion log says now: the champion in force, a candidate awaiting approval, open triggers."""
-        self._readable(context, asset)
-        try:
-            return self.registry.state()
         except RegistryError as error:
             raise Refusal(str(error)) from error
 

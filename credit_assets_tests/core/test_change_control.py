@@ -121,10 +121,10 @@ def test_automatic_approval_holds_only_within_its_limits() -> None:
     worse = cc.within_limits(["x"], ["x"], 0.75, 0.74, {"age:<25": 0.5}, {"age:<25": 0.6})
     assert not worse["within"] and "age:<25" in worse["why"]
     rule = ModelSettings(approval="within_limits")
-    assert cc.approval_status(rule, {}, same)["status"] == cc.APPROVED
-    assert cc.approval_status(rule, {}, worse)["status"] == cc.AWAITING
-    assert cc.approval_status(rule, {}, None)["status"] == cc.AWAITING  # the first champion always waits
-    assert cc.approval_status(QUARTERLY, {}, same)["status"] == cc.AWAITING
+    assert cc.approval_status(rule, same)["status"] == cc.APPROVED
+    assert cc.approval_status(rule, worse)["status"] == cc.AWAITING
+    assert cc.approval_status(rule, None)["status"] == cc.AWAITING  # the first champion always waits
+    assert cc.approval_status(QUARTERLY, same)["status"] == cc.AWAITING
 
 
 def performance(auc: float, rows: int, rate: float) -> Performance:

@@ -12,6 +12,7 @@ from credit_assets.core.features import build_features, protected_features
 from credit_assets.core.modeling import lda
 from credit_assets.core.modeling.documentation import LDA_SCOPE, lda_section
 from credit_assets.core.modeling.month_model import NO_PROTECTED_INPUTS, Development, develop
+from credit_assets.core.modeling.registry import content_version
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import TrainingData, split_out_of_time
 from credit_assets.synthetic.generate import GeneratorConfig, generate_months
@@ -88,7 +89,8 @@ def test_the_search_proposes_a_model_within_tolerance_and_never_a_cutoff(develop
     assert picked.validation_auc >= base.validation_auc - search.auc_tolerance
     assert picked.profit >= base.profit - search.profit_tolerance * abs(base.profit)
     assert development.proposed is development.models.candidates[search.picked]
-    assert search.picked_version == picked.version
+    deployed = development.proposed.model  # an alternative is weighed out of time and only the proposal refit
+    assert search.picked_version == content_version(deployed.card.family, deployed.files())
     assert lda.picked_air(search) == {key: air for key, air in picked.air.items() if air is not None}
     table = lda.frontier_table(search)
     assert table["picked"].sum() == 1 and table.loc[table["picked"], "within_tolerance"].all()

@@ -146,16 +146,6 @@ def month_decision(entries: Sequence[dict[str, Any]], month: str) -> dict[str, A
     return found[-1] if found else None
 
 
-def development_of(entries: Sequence[dict[str, Any]], month: str) -> dict[str, Any] | None:
-    """The month decision that developed candidates for `month`, if one did."""
-    found = [
-        entry
-        for entry in entries
-        if kind(entry) == MONTH and entry["month"] == month and (entry.get("review") or {}).get("developed")
-    ]
-    return found[-1] if found else None
-
-
 def proposal_of(entries: Sequence[dict[str, Any]], version: str) -> dict[str, Any] | None:
     """The month decision that developed and proposed `version`, if one did."""
     found = [entry for entry in entries if kind(entry) == MONTH and entry.get("proposed") == version]
@@ -321,7 +311,7 @@ def plan_month(month: str, state: ChampionState, settings: ModelSettings) -> Pla
     return Plan(month, triggers, True, f"developed: {fired}", upcoming)
 
 
-def approval_status(settings: ModelSettings, proposed: dict[str, Any], limits: dict[str, Any] | None) -> dict[str, Any]:
+def approval_status(settings: ModelSettings, limits: dict[str, Any] | None) -> dict[str, Any]:
     """How a proposed candidate is approved under the configured rule; `limits` are the within-limits figures
     (None when there is no champion to compare with)."""
     rule = settings.approval

@@ -118,7 +118,7 @@ def approval_of(settings: ModelSettings, found: Development, champion: Model | N
             lda.picked_air(found.search),
             found.champion_air or {},
         )
-    return change_control.approval_status(settings, found.proposed.summary(), limits)
+    return change_control.approval_status(settings, limits)
 
 
 def month_entry(
