@@ -11,6 +11,7 @@ an approval rule with explicit limits does); until then the old champion keeps s
 the content-addressed registry and every decision, trigger and approval in the promotion log.
 """
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -223,11 +224,13 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
         raise Refusal(history_note(month))
     settings = to_settings(config, ModelSettings)
     entries = storage.promotions(context, ASSET_KEY)
+    # each version is read (and its hashes checked) once, though both the month's state and the scoring need it
+    load = functools.cache(lambda version: storage.load_version(context, ASSET_KEY, version))
     state = change_control.in_force_for(
-        month, entries, change_control.fold(entries), lambda version: trained_until(context, storage, version)
+        month, entries, change_control.fold(entries), lambda version: trained_until(load(version))
     )
     plan = change_control.plan_month(month, state, settings)
-    champion = storage.load_version(context, ASSET_KEY, state.champion) if state.champion else None
+    champion = load(state.champion) if state.champion else None
     found, new = developed(context, storage, settings, champion) if plan.develop else (None, set())
     entry = month_entry(context, settings, state, plan, found, new, champion)
     decision = storage.append_decision({**entry, "champion_approval": approval_in_force(entry, state)})
@@ -247,9 +250,9 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
     yield dg.MaterializeResult(check_results=results, metadata=figures({**metadata, **card_metadata(storage, scoring)}))
 
 
-def trained_until(context: dg.AssetExecutionContext, storage: StorageResource, version: str) -> str:
+def trained_until(version: Model) -> str:
     """The newest month whose labels the version's deployed model learned from."""
-    return max(deployed_train_months(storage.load_version(context, ASSET_KEY, version).card.window))
+    return max(deployed_train_months(version.card.window))
 
 
 def approval_in_force(entry: dict[str, Any], state: ChampionState) -> dict[str, Any] | None:
@@ -316,7 +319,7 @@ def month_metadata(decision: dict[str, Any], plan: Plan) -> dict[str, Any]:
         "champion_approval": dg.MetadataValue.json(decision["champion_approval"] or {}),
         "developed": plan.develop,
         "why": plan.why,
-        "triggers": table(triggers[["kind", "month", "description"]]),
+        "triggers": table(triggers),
         "next_scheduled_review": plan.next_scheduled_review or "-",
         "proposed": decision["proposed"] or "-",
         "approval_status": approval.get("status", "-"),
