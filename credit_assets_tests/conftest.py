@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
+import filelock
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features
 from credit_assets.defs.storage import StorageResource
-from credit_assets_tests.support.materialise import write_small_landing
+from credit_assets_tests.support.materialise import MONTHS, scored_root, write_small_landing
 
 MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
 # The longest test files, longest first. pytest-xdist hands whole files to its workers in collection order (with
@@ -90,6 +91,25 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("generated") / "landing"
     write_small_landing(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def scored_month_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A storage root with the history and the first month ingested and that month scored (SCORED_MONTH), built once
+    for the whole session and shared by the test workers (the first to ask builds it under a lock); copy it with
+    `copy_storage` before changing anything."""
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker of this session
+    root = shared / "scored_month_root"
+    with filelock.FileLock(shared / "scored_month_root.lock"):
+        if not (root / "done").exists():
+            landing = shared / "scored_month_source" / "landing"
+            write_small_landing(landing)
+            scored_root(root / "root", landing, MONTHS[:2], [SCORED_MONTH])
+            (root / "done").touch()
+    return root / "root"
+
+
+SCORED_MONTH = MONTHS[1]
 
 
 @pytest.fixture

@@ -215,7 +215,7 @@ def _has_rows(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
 
 def _empty(frame: pd.DataFrame, column: str) -> dict[str, Any] | None:
     """'2 rows have an empty SK_ID_CURR: lines 4 and 7' (the value is empty: the lines are what helps)."""
-    empty = frame[column].isna()
+    empty = empty_rows(frame, column)
     if not empty.any():
         return None
     lines = [_line(p) for p in _positions(empty)]
@@ -263,8 +263,7 @@ def _ids_not_seen(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
 
 
 def _outside_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> dict[str, Any] | None:
-    values = frame[column]
-    outside = values.notna() & ~values.isin(levels)
+    outside = rows_outside_levels(frame, column, levels)
     allowed = listing([_short(level) for level in levels])
     return _rows_breaking(frame, column, outside, "in levels", f"a value outside the contract's levels ({allowed})")
 
@@ -278,19 +277,52 @@ def _target_binary(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
 
 
 def _values_within(frame: pd.DataFrame, spec: dict[str, Any]) -> Evaluation:
-    limits = pd.DataFrame(spec["bounds"], index=["low", "high", "sentinel"], dtype="float64")
-    numeric = [name for name in limits.columns if pd.api.types.is_numeric_dtype(frame[name])]
-    values, limits = frame[numeric].astype("float64"), limits[numeric]
-    below, above = values.lt(limits.loc["low"].fillna(-math.inf)), values.gt(limits.loc["high"].fillna(math.inf))
-    outside = (below | above) & values.ne(limits.loc["sentinel"])  # a missing sentinel excludes nothing
+    numeric = [name for name in spec["bounds"] if pd.api.types.is_numeric_dtype(frame[name])]
+    outside = cells_outside_bounds(frame, {name: spec["bounds"][name] for name in numeric})
     found = [
         _finding(name, "within bounds", None, f"could not be evaluated: {frame[name].dtype} is not numeric")
-        for name in limits.columns.difference(numeric)
+        for name in spec["bounds"]
+        if name not in numeric
     ] + [
         _rows_breaking(frame, name, outside[name], "within bounds", _outside_bounds(*spec["bounds"][name]))
         for name in outside.columns[outside.any()]
     ]
     return len(spec["bounds"]), found
+
+
+def empty_rows(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].isna()
+
+
+def rows_outside_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> pd.Series:
+    values = frame[column]
+    return values.notna() & ~values.isin(levels)
+
+
+def cells_outside_bounds(frame: pd.DataFrame, bounds: dict[str, list[float | None]]) -> pd.DataFrame:
+    """Per numeric column, the rows outside its [low, high] that are not its sentinel code."""
+    limits = pd.DataFrame(bounds, index=["low", "high", "sentinel"], dtype="float64")
+    values = frame[list(bounds)].astype("float64")
+    below, above = values.lt(limits.loc["low"].fillna(-math.inf)), values.gt(limits.loc["high"].fillna(math.inf))
+    return (below | above) & values.ne(limits.loc["sentinel"])  # a missing sentinel excludes nothing
+
+
+def row_breaches(frame: pd.DataFrame) -> Iterator[tuple[Rule, str, pd.Series]]:
+    """The rules one record can break on its own (not the month's shares or its earlier months), per column: the
+    mask of the rows breaking it. The decision service answers with these; the month's suite words the same."""
+    specs = rule_specs(frame, [])
+    for name in specs[Rule.REQUIRED_COLUMNS_COMPLETE]["columns"]:
+        yield Rule.REQUIRED_COLUMNS_COMPLETE, name, empty_rows(frame, name)
+    yield (
+        Rule.ID_PRESENT_AND_UNIQUE,
+        schema.ID_COLUMN,
+        empty_rows(frame, schema.ID_COLUMN) | frame[schema.ID_COLUMN].duplicated(keep=False),
+    )
+    for name, levels in specs[Rule.LEVELS_WITHIN_CONTRACT]["levels"].items():
+        yield Rule.LEVELS_WITHIN_CONTRACT, name, rows_outside_levels(frame, name, levels)
+    outside = cells_outside_bounds(frame, specs[Rule.VALUES_WITHIN_BOUNDS]["bounds"])
+    for name in outside.columns[outside.any()]:
+        yield Rule.VALUES_WITHIN_BOUNDS, name, outside[name]
 
 
 def _outside_bounds(low: float | None, high: float | None, sentinel: float | None) -> str:
