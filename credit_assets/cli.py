@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from credit_assets.core.decisions.tokens import Scope as TokenScope
 from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH, checked_month, history_note
+from credit_assets.core.scoring import Cutoffs
 from credit_assets.core.store import ArtifactStore, default_root
 from credit_assets.portal.audit import AuditLogBroken
 from credit_assets.portal.security import default_secrets_dir
@@ -21,6 +23,7 @@ from credit_assets.synthetic.generate import SCALES, GeneratorConfig, generate_l
 from credit_assets.synthetic.split_real import BLOCK_ROWS, MONTHLY_BLOCKS, split_real
 
 if TYPE_CHECKING:
+    from credit_assets.api.app import ServiceSettings
     from credit_assets.portal.web import PortalSettings
 
 _SIZE_OPTIONS = ("history_rows", "months", "rows_per_month")
@@ -259,6 +262,86 @@ def _run_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_root_argument(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="bind address; anything else belongs behind TLS")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=1, help="processes (each decides its own micro-batches)")
+    parser.add_argument("--review-cutoff", type=float, default=Cutoffs.review_cutoff)
+    parser.add_argument("--decline-cutoff", type=float, default=Cutoffs.decline_cutoff)
+    parser.add_argument("--max-batch", type=int, default=1_000, help="most applications in one request")
+    parser.add_argument("--rate", type=float, default=500.0, help="applications per second per token")
+    parser.add_argument(
+        "--trusted-proxy", metavar="ADDRESS", help="the proxy whose X-Forwarded-For names the audited client"
+    )
+
+
+def _service_settings(args: argparse.Namespace) -> "ServiceSettings":
+    from credit_assets.api.app import ServiceSettings
+
+    return ServiceSettings(
+        args.root,
+        default_secrets_dir(),
+        cutoffs=Cutoffs(args.review_cutoff, args.decline_cutoff),
+        max_batch=args.max_batch,
+        rate_per_second=args.rate,
+    )
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    """Serve the decision API with uvicorn: every decision logged before it is answered."""
+    import os
+
+    import uvicorn
+
+    from credit_assets.api.app import SERVICE_SETTINGS_ENV
+
+    settings = _service_settings(args)
+    settings.log()  # the database answers and holds its tables before any worker starts
+    os.environ[SERVICE_SETTINGS_ENV] = settings.to_json()  # uvicorn's workers build the app from it
+    uvicorn.run(
+        "credit_assets.api.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=bool(args.trusted_proxy),  # else a forged X-Forwarded-For would pick the audited address
+        forwarded_allow_ips=args.trusted_proxy or "",
+        server_header=False,
+        access_log=False,  # the decision log is the record: an access line per decision would only cost time
+    )
+    return 0
+
+
+def _add_tokens_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["create", "revoke", "list"])
+    parser.add_argument("name", nargs="?", help="the caller the token is for (create, revoke)")
+    parser.add_argument("--scope", choices=[scope.value for scope in TokenScope], default=TokenScope.DECIDE.value)
+    _add_root_argument(parser)
+
+
+def _run_tokens(args: argparse.Namespace) -> int:
+    """Create (shown once, stored as a hash), revoke or list the decision API's tokens."""
+    from credit_assets.core.decisions.log import DecisionLog, database_url
+    from credit_assets.core.decisions.tokens import TokenStore
+
+    tokens = TokenStore(DecisionLog(database_url(args.root)))
+    if args.action == "list":
+        for token in tokens.tokens():
+            state = f"revoked {token.revoked_at}" if token.revoked_at else "live"
+            print(f"{token.name} ({token.scope.value}): created {token.created_at}, {state}")
+        return 0
+    if not args.name:
+        raise ValueError(f"tokens {args.action} takes the token's NAME")
+    if args.action == "revoke":
+        print(f"token {tokens.revoke(args.name).name} revoked: refused from now on")
+        return 0
+    token, text = tokens.create(args.name, TokenScope(args.scope))
+    print(f"token {token.name} ({token.scope.value}) created; shown once, stored only as a hash:")
+    print(text)
+    return 0
+
+
 def _utc(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -402,6 +485,18 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "add a portal user (uploader or viewer); prints a generated password once",
         _add_user_arguments,
         _run_add_user,
+    ),
+    Subcommand(
+        "serve",
+        "serve the decision API (http://127.0.0.1:8001 by default): one application or a batch per request",
+        _add_serve_arguments,
+        _run_serve,
+    ),
+    Subcommand(
+        "tokens",
+        "create (shown once), revoke or list the decision API's tokens (scope decide or read)",
+        _add_tokens_arguments,
+        _run_tokens,
     ),
     Subcommand(
         "audit",

@@ -1,7 +1,6 @@
 """Portal users in one JSON file: name, role and an Argon2id password hash; never a password."""
 
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,9 +10,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from credit_assets.core.modeling.change_control import MODEL_RISK_ROLE
+from credit_assets.core.names import NAME_PATTERN
 from credit_assets.core.store import atomic_write
 
-NAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{1,31}")
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()  # Argon2id with argon2-cffi's RFC 9106 low-memory profile
 # verified against when the name is unknown, so a wrong name costs the same time as a wrong password

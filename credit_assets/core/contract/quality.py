@@ -300,29 +300,34 @@ def rows_outside_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> 
 
 
 def cells_outside_bounds(frame: pd.DataFrame, bounds: dict[str, list[float | None]]) -> pd.DataFrame:
-    """Per numeric column, the rows outside its [low, high] that are not its sentinel code."""
-    limits = pd.DataFrame(bounds, index=["low", "high", "sentinel"], dtype="float64")
-    values = frame[list(bounds)].astype("float64")
-    below, above = values.lt(limits.loc["low"].fillna(-math.inf)), values.gt(limits.loc["high"].fillna(math.inf))
-    return (below | above) & values.ne(limits.loc["sentinel"])  # a missing sentinel excludes nothing
+    """Per numeric column, the rows outside its [low, high] that are not its sentinel code (a missing value and a
+    missing sentinel break nothing)."""
+    limits = np.array([[math.nan if v is None else v for v in bounds[name]] for name in bounds], dtype="float64").T
+    values = frame[list(bounds)].to_numpy(dtype="float64", na_value=np.nan)
+    low, high, sentinel = np.nan_to_num(limits[0], nan=-math.inf), np.nan_to_num(limits[1], nan=math.inf), limits[2]
+    with np.errstate(invalid="ignore"):
+        outside = ((values < low) | (values > high)) & (values != sentinel)
+    return pd.DataFrame(outside, index=frame.index, columns=list(bounds))
 
 
-def row_breaches(frame: pd.DataFrame) -> Iterator[tuple[Rule, str, pd.Series]]:
+def row_breaches(frame: pd.DataFrame) -> Iterator[tuple[Rule, str, np.ndarray]]:
     """The rules one record can break on its own (not the month's shares or its earlier months), per column: the
     mask of the rows breaking it. The decision service answers with these; the month's suite words the same."""
     specs = rule_specs(frame, [])
-    for name in specs[Rule.REQUIRED_COLUMNS_COMPLETE]["columns"]:
-        yield Rule.REQUIRED_COLUMNS_COMPLETE, name, empty_rows(frame, name)
-    yield (
-        Rule.ID_PRESENT_AND_UNIQUE,
-        schema.ID_COLUMN,
-        empty_rows(frame, schema.ID_COLUMN) | frame[schema.ID_COLUMN].duplicated(keep=False),
-    )
+    required = specs[Rule.REQUIRED_COLUMNS_COMPLETE]["columns"]
+    empty = frame[required].isna().to_numpy()
+    for j in np.flatnonzero(empty.any(axis=0)):
+        yield Rule.REQUIRED_COLUMNS_COMPLETE, required[j], empty[:, j]
+    ids = empty_rows(frame, schema.ID_COLUMN) | frame[schema.ID_COLUMN].duplicated(keep=False)
+    if ids.any():
+        yield Rule.ID_PRESENT_AND_UNIQUE, schema.ID_COLUMN, ids.to_numpy()
     for name, levels in specs[Rule.LEVELS_WITHIN_CONTRACT]["levels"].items():
-        yield Rule.LEVELS_WITHIN_CONTRACT, name, rows_outside_levels(frame, name, levels)
+        outside = rows_outside_levels(frame, name, levels)
+        if outside.any():
+            yield Rule.LEVELS_WITHIN_CONTRACT, name, outside.to_numpy()
     outside = cells_outside_bounds(frame, specs[Rule.VALUES_WITHIN_BOUNDS]["bounds"])
     for name in outside.columns[outside.any()]:
-        yield Rule.VALUES_WITHIN_BOUNDS, name, outside[name]
+        yield Rule.VALUES_WITHIN_BOUNDS, name, outside[name].to_numpy()
 
 
 def _outside_bounds(low: float | None, high: float | None, sentinel: float | None) -> str:

@@ -86,17 +86,18 @@ def _shape_failures(position: int, record: object, names: list[str]) -> list[Rec
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Well-typed records as the monthly file's reader types them: int64, float64 and text (None when empty)."""
-    frame = pd.DataFrame(records, columns=schema.column_names(with_target=False))
+    columns: dict[str, np.ndarray] = {}
     for column in schema.columns():
-        if column.name not in frame.columns:
+        if column.name == schema.TARGET_COLUMN:
             continue
+        values = [record[column.name] for record in records]
         if column.is_text:
-            frame[column.name] = frame[column.name].astype(object).where(frame[column.name].notna(), None)
-        elif column.dtype == "int64" and frame[column.name].notna().all():
-            frame[column.name] = frame[column.name].astype("int64")
+            columns[column.name] = np.array(values, dtype=object)
+        elif column.dtype == "int64" and None not in values:
+            columns[column.name] = np.array(values, dtype="float64").astype("int64")
         else:
-            frame[column.name] = frame[column.name].astype("float64")
-    return frame
+            columns[column.name] = np.array(values, dtype="float64")
+    return pd.DataFrame(columns)
 
 
 def check_records(records: list[object]) -> tuple[pd.DataFrame | None, list[RecordFailure]]:
@@ -107,7 +108,7 @@ def check_records(records: list[object]) -> tuple[pd.DataFrame | None, list[Reco
         return None, failures
     frame = records_frame(records)  # type: ignore[arg-type]
     for rule, name, broken in quality.row_breaches(frame):
-        for position in np.flatnonzero(broken.to_numpy()):
+        for position in np.flatnonzero(broken):
             value = records[position][name]  # type: ignore[index]
             failures.append(RecordFailure(int(position), name, rule.value, value, rule.description))
     return (None, sorted(failures, key=lambda f: f.record)) if failures else (frame, [])

@@ -34,7 +34,7 @@ DECISIONS = sa.Table(
     sa.Column("decision_id", sa.String(32), nullable=False, unique=True),
     sa.Column("decided_at", sa.String(32), nullable=False),  # ISO 8601 UTC to the microsecond
     sa.Column("month", sa.String(7), nullable=False, index=True),
-    sa.Column("application_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("application_id", sa.BigInteger, nullable=False, unique=True),  # an application is decided once
     sa.Column("request_sha256", sa.String(64), nullable=False),
     sa.Column("inputs", sa.Text, nullable=False),  # the record as checked, canonical JSON
     sa.Column("probability", sa.Float(precision=53), nullable=False),
@@ -280,6 +280,15 @@ class DecisionLog:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(DECISIONS).where(DECISIONS.c.decision_id == decision_id)).first()
         return _decision(row) if row else None
+
+    def by_application(self, application_ids: Iterable[int]) -> dict[int, LiveDecision]:
+        """The logged decisions of these applications, by application ID."""
+        ids = [int(i) for i in application_ids]
+        if not ids:
+            return {}
+        query = sa.select(DECISIONS).where(DECISIONS.c.application_id.in_(ids))
+        with self.engine.connect() as connection:
+            return {int(row.application_id): _decision(row) for row in connection.execute(query)}
 
     def month_decisions(self, month: str) -> list[LiveDecision]:
         """The month's decisions (by the day they were made, UTC), in the order they were made."""

@@ -12,16 +12,16 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
+from credit_assets.core.names import NAME_PATTERN
 from credit_assets.core.decisions.log import METADATA, DecisionLog, now_utc, timestamp
 
 PREFIX = "ca"
-NAME_LIMIT = 64
 
 TOKENS = sa.Table(
     "credit_api_tokens",
     METADATA,
     sa.Column("token_id", sa.String(16), primary_key=True),
-    sa.Column("name", sa.String(NAME_LIMIT), nullable=False, unique=True),
+    sa.Column("name", sa.String(32), nullable=False, unique=True),
     sa.Column("scope", sa.String(16), nullable=False),
     sa.Column("secret_sha256", sa.String(64), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
@@ -66,8 +66,8 @@ class TokenStore:
 
     def create(self, name: str, scope: Scope) -> tuple[ApiToken, str]:
         """A new token: its record and the only copy of its text."""
-        if not name or len(name) > NAME_LIMIT or not name.replace("-", "").replace("_", "").isalnum():
-            raise TokenError(f"token name: 1-{NAME_LIMIT} letters, digits, '-' or '_'")
+        if not NAME_PATTERN.fullmatch(name):
+            raise TokenError(f"token name {name!r}: 2-32 characters, lower-case letters, digits, '_', '.', '-'")
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         token = ApiToken(token_id, name, Scope(scope), timestamp(now_utc()))
         row = {**vars(token), "scope": token.scope.value, "secret_sha256": _digest(secret)}
