@@ -271,6 +271,7 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decline-cutoff", type=float, default=Cutoffs.decline_cutoff)
     parser.add_argument("--max-batch", type=int, default=1_000, help="most applications in one request")
     parser.add_argument("--rate", type=float, default=500.0, help="applications per second per token")
+    parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often a new champion is looked for")
     parser.add_argument(
         "--trusted-proxy", metavar="ADDRESS", help="the proxy whose X-Forwarded-For names the audited client"
     )
@@ -285,6 +286,7 @@ def _service_settings(args: argparse.Namespace) -> "ServiceSettings":
         cutoffs=Cutoffs(args.review_cutoff, args.decline_cutoff),
         max_batch=args.max_batch,
         rate_per_second=args.rate,
+        poll_seconds=args.poll_seconds,
     )
 
 

@@ -171,9 +171,9 @@ def _authorised(service: Service, request: Request, scope: TokenScope) -> ApiTok
         raise Refusal(
             401, "a valid API token is required (Authorization: Bearer ...)", headers={"WWW-Authenticate": "Bearer"}
         )
+    request.state.token = token  # a refusal from here on is audited under the token's name
     if token.scope is not scope:
         raise Refusal(403, f"token {token.name!r} has scope {token.scope.value!r}; this needs {scope.value!r}")
-    request.state.token = token
     return token
 
 
