@@ -12,8 +12,8 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
-from credit_assets.core.names import NAME_PATTERN
 from credit_assets.core.decisions.log import METADATA, DecisionLog, now_utc, timestamp
+from credit_assets.core.names import NAME_PATTERN
 
 PREFIX = "ca"
 
