@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from credit_assets.api.batcher import AlreadyDecided, Decided, DecisionBatcher, Job, NoChampion
+from credit_assets.api.batcher import AlreadyDecided, ContractBroken, Decided, DecisionBatcher, Job, NoChampion
 from credit_assets.api.champion import ChampionWatcher
 from credit_assets.core.contract import schema
-from credit_assets.core.decisions.live import check_records
+from credit_assets.core.decisions.live import shape_failures
 from credit_assets.core.decisions.log import DecisionLog, database_url, request_sha256
 from credit_assets.core.decisions.tokens import ApiToken, TokenStore
 from credit_assets.core.decisions.tokens import Scope as TokenScope
@@ -206,23 +206,21 @@ async def _decide(service: Service, request: Request, records: list[Any], token:
     wait = service.buckets.take(token.token_id, len(records))
     if wait:
         raise Refusal(429, f"token {token.name!r} is over its rate", headers={"Retry-After": str(max(1, round(wait)))})
-    frame, failures = check_records(records)
-    if failures:
-        shown = [{**f.as_json(), "value": _shown(f.value)} for f in failures[:SHOWN_FAILURES]]
-        detail = (
-            f"{len(failures)} contract failure(s) in {len({f.record for f in failures})} record(s); nothing decided"
-        )
-        raise Refusal(422, detail, {"failures": shown, "failure_count": len(failures)})
-    inputs = records  # checked: exactly the contract's columns with typed values
-    job = Job(frame, inputs, [request_sha256(record) for record in inputs], token.name)
-    try:
-        return await asyncio.wrap_future(service.batcher.submit(job))
-    except NoChampion as error:
-        raise Refusal(503, str(error)) from error
-    except AlreadyDecided as error:
-        raise Refusal(
-            409, f"application(s) {error.application_ids[:5]} were already decided with other values"
-        ) from error
+    failures = shape_failures(records)
+    if not failures:
+        job = Job(records, [request_sha256(record) for record in records], token.name)
+        try:
+            return await asyncio.wrap_future(service.batcher.submit(job))
+        except ContractBroken as broken:
+            failures = broken.failures
+        except NoChampion as error:
+            raise Refusal(503, str(error)) from error
+        except AlreadyDecided as error:
+            ids = error.application_ids[:5]
+            raise Refusal(409, f"application(s) {ids} were already decided with other values") from error
+    shown = [{**f.as_json(), "value": _shown(f.value)} for f in failures[:SHOWN_FAILURES]]
+    detail = f"{len(failures)} contract failure(s) in {len({f.record for f in failures})} record(s); nothing decided"
+    raise Refusal(422, detail, {"failures": shown, "failure_count": len(failures)})
 
 
 def application_model() -> type[BaseModel]:

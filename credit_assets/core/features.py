@@ -148,20 +148,22 @@ def build_features(validated: pd.DataFrame) -> pd.DataFrame:
     sentinels = {col.name: validated[col.name] == col.sentinel for col in inputs if col.sentinel is not None}
     # Only the derived features' sources and the sentinel columns are held in float64; every other model column
     # goes straight to float32 (one copy of the month instead of three: the history has 267,511 rows).
-    exact = validated[sorted({name for d in derived.values() for name in d.sources} | set(sentinels))].astype("float64")
+    exact = validated[sorted({name for d in derived.values() for name in d.sources} | set(sentinels))].astype(
+        np.float64
+    )
     for name, is_code in sentinels.items():
         exact[name] = exact[name].where(~is_code)
     columns: dict[str, pd.Series] = {
-        schema.ID_COLUMN: validated[schema.ID_COLUMN].astype("int64"),
+        schema.ID_COLUMN: validated[schema.ID_COLUMN].astype(np.int64),
         schema.TARGET_COLUMN: validated.get(schema.TARGET_COLUMN, pd.Series(np.nan, index=validated.index)).astype(
-            "float32"
+            np.float32
         ),
     }
     for col in inputs:
         source = exact if col.name in sentinels else validated
-        columns[col.name] = source[col.name] if col.is_text else source[col.name].astype("float32")
+        columns[col.name] = source[col.name] if col.is_text else source[col.name].astype(np.float32)
     for name, computed in derived.items():
-        columns[name] = computed.compute(exact).replace([np.inf, -np.inf], np.nan).astype("float32")
+        columns[name] = computed.compute(exact).replace([np.inf, -np.inf], np.nan).astype(np.float32)
     return pd.DataFrame(columns)[[schema.ID_COLUMN, schema.TARGET_COLUMN, *feature_names()]]
 
 

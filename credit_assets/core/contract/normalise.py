@@ -1,5 +1,6 @@
 """A month that passed the quality rules, in the contract's dtypes with its placeholder levels made missing."""
 
+import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import schema
@@ -15,7 +16,7 @@ def normalise(raw: pd.DataFrame) -> pd.DataFrame:
         if col.name not in frame.columns:
             continue
         if col.dtype == "int64":
-            frame[col.name] = frame[col.name].astype("int64")
+            frame[col.name] = frame[col.name].astype(np.int64)
         elif col.is_text:
             levels = [level for level in col.levels if level != col.placeholder]
             frame[col.name] = pd.Categorical(frame[col.name], categories=levels)

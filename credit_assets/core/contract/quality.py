@@ -318,7 +318,7 @@ def row_breaches(frame: pd.DataFrame) -> Iterator[tuple[Rule, str, np.ndarray]]:
     empty = frame[required].isna().to_numpy()
     for j in np.flatnonzero(empty.any(axis=0)):
         yield Rule.REQUIRED_COLUMNS_COMPLETE, required[j], empty[:, j]
-    ids = empty_rows(frame, schema.ID_COLUMN) | frame[schema.ID_COLUMN].duplicated(keep=False)
+    ids = empty_rows(frame, schema.ID_COLUMN)  # repeats are the month's (or the request's) to judge, not a row's
     if ids.any():
         yield Rule.ID_PRESENT_AND_UNIQUE, schema.ID_COLUMN, ids.to_numpy()
     for name, levels in specs[Rule.LEVELS_WITHIN_CONTRACT]["levels"].items():

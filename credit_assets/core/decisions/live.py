@@ -100,18 +100,42 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def check_records(records: list[object]) -> tuple[pd.DataFrame | None, list[RecordFailure]]:
-    """The records as a typed frame when every one keeps the contract, else None and every failure found."""
+def shape_failures(records: list[object]) -> list[RecordFailure]:
+    """What pure Python finds record by record: objects with exactly the contract's columns, typed values, and no
+    application ID twice in one request."""
     names = schema.column_names(with_target=False)
     failures = [failure for i, record in enumerate(records) for failure in _shape_failures(i, record, names)]
+    seen: dict[object, int] = {}
+    for i, record in enumerate(records):
+        identifier = record.get(schema.ID_COLUMN) if isinstance(record, dict) else None
+        if identifier is not None and seen.setdefault(identifier, i) != i:
+            failures.append(
+                RecordFailure(
+                    i, schema.ID_COLUMN, "id_present_and_unique", identifier, f"repeats record {seen[identifier]}"
+                )
+            )
+    return failures
+
+
+def value_failures(frame: pd.DataFrame, records: list[dict[str, Any]]) -> list[RecordFailure]:
+    """The contract's row rules over well-shaped records (their typed frame), record by record."""
+    failures = [
+        RecordFailure(int(position), name, rule.value, records[position][name], rule.description)
+        for rule, name, broken in quality.row_breaches(frame)
+        for position in np.flatnonzero(broken)
+    ]
+    return sorted(failures, key=lambda failure: failure.record)
+
+
+def check_records(records: list[object]) -> tuple[pd.DataFrame | None, list[RecordFailure]]:
+    """The records as a typed frame when every one keeps the contract, else None and every failure found (the
+    values are judged once every record has the contract's shape)."""
+    failures = shape_failures(records)
     if failures:
         return None, failures
     frame = records_frame(records)  # type: ignore[arg-type]
-    for rule, name, broken in quality.row_breaches(frame):
-        for position in np.flatnonzero(broken):
-            value = records[position][name]  # type: ignore[index]
-            failures.append(RecordFailure(int(position), name, rule.value, value, rule.description))
-    return (None, sorted(failures, key=lambda f: f.record)) if failures else (frame, [])
+    failures = value_failures(frame, records)  # type: ignore[arg-type]
+    return (None, failures) if failures else (frame, [])
 
 
 def decide_frame(frame: pd.DataFrame, model: Model, cutoffs: Cutoffs) -> pd.DataFrame:
