@@ -141,6 +141,12 @@ def test_live_decisions_match_the_batch_and_fold_into_the_monitoring(live_month:
     assert fold["referrals"]["pending"] == 0 and fold["referrals"]["referred"] > 10
     assert fold["drift"]["month_rows"] == LIVE_ROWS and fold["fairness"]["rows"] == LIVE_ROWS
     assert fold["performance"]["labelled"] and fold["performance"]["rows"] == LIVE_ROWS
+    [materialised] = [
+        e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["decisions"]
+    ]
+    assert {"overrides_by_sex", "overrides_by_reason", "fairness_sex", "probability_psi", "live_roc_auc"} <= set(
+        materialised.metadata
+    )
     stored = storage.store.read_table("decisions", SCORED_MONTH)
     assert len(stored) == LIVE_ROWS and stored["decided_by"].eq("underwriter").sum() == len(live_month.underwritten)
 

@@ -9,7 +9,6 @@ a monthly file is. A live decision's month is the UTC month it was made; its app
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import schema
@@ -307,6 +306,29 @@ def _not_evaluated(table: pd.DataFrame, performance_found: dict[str, Any] | None
     return {} if performance_found else {"performance": "no labels (of both classes) for the month's live decisions"}
 
 
+def monitors(
+    month: str,
+    decisions: list[LiveDecision],
+    table: pd.DataFrame,
+    validated: pd.DataFrame | None,
+    model: Model,
+    load: FeatureLoader,
+    settings: FoldSettings,
+) -> tuple[dict[str, dict[str, Any] | None], OverrideReport]:
+    """Drift, fairness and performance of the month's live traffic with the batch monitors, and its override report."""
+    inputs, features = inputs_features(decisions)
+    own = (table["model_version"] == model.version).to_numpy()  # the prediction PSI compares one model with itself
+    joined = final_frame(table, inputs, labels_of(validated))
+    found = {
+        "drift": drift.measure(
+            month, features, table.loc[own, "default_probability"], model, load, settings.drift
+        ).to_dict(),
+        "fairness": fairness.assess(month, joined, settings.fairness).to_dict(),
+        "performance": live_performance(month, joined, model),
+    }
+    return found, override_report(table, inputs)
+
+
 def fold(
     month: str,
     decisions: list[LiveDecision],
@@ -320,18 +342,10 @@ def fold(
     """The month's fold and its decision table; `model` is the main version's (None without decisions), `load`
     reads the feature months of its training window, `validated` the month's applications when ingested."""
     table = month_table(decisions, underwriting)
-    found = {"drift": None, "fairness": None, "performance": None}
+    found: dict[str, dict[str, Any] | None] = {"drift": None, "fairness": None, "performance": None}
     overrides = OverrideReport(0, 0, None, 0, 0, [], {})
     if decisions and model is not None:
-        inputs, features = inputs_features(decisions)
-        own = np.array([d.model_version == model.version for d in decisions])
-        found["drift"] = drift.measure(
-            month, features, table.loc[own, "default_probability"], model, load, settings.drift
-        ).to_dict()
-        joined = final_frame(table, inputs, labels_of(validated))
-        found["fairness"] = fairness.assess(month, joined, settings.fairness).to_dict()
-        found["performance"] = live_performance(month, joined, model)
-        overrides = override_report(table, inputs)
+        found, overrides = monitors(month, decisions, table, validated, model, load, settings)
     latest = latest_per_application(table)
     result = DecisionsFold(
         month=month,
