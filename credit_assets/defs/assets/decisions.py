@@ -80,7 +80,7 @@ def fold_metadata(result: DecisionsFold, path: str) -> dict[str, Any]:
 @monthly_asset(
     deps=[forecasts, model, features, validated_applications],
     group_name="monitoring",
-    kinds={"sqlite", "pandas"},
+    kinds={"sqlalchemy", "pandas"},
     description="The month's live decisions from the decision log: counts by decision, model version and caller, "
     "underwriters' outcomes and the override report (by reason code and protected group), drift against the "
     "champion's training window, fair-lending figures of the final decisions and, once labelled, performance; "
@@ -98,7 +98,7 @@ def decisions(
         logged,
         underwriting,
         storage.find_table(context, forecasts, month),
-        storage.find_table(context, validated_applications, month),
+        storage.find_table(context, validated_applications, month) if logged else None,  # labels, when known
         storage.load_version(context, model, version) if version else None,
         storage.table_loader(context, features),
         FoldSettings(),
