@@ -245,9 +245,24 @@ class NoticeSettings:
             raise ValueError(f"decision_date must be an ISO date (YYYY-MM-DD), got {self.decision_date!r}")
 
 
+NOTICE_COLUMNS = [
+    schema.ID_COLUMN,
+    "decision",
+    *reason_columns(),
+    "model_version",
+    "decision_date",
+    "decided_by",  # model or underwriter
+    "application_date",  # empty for a batch decline: the monthly file does not hold it
+]
+
+
 def adverse_action_notices(table: pd.DataFrame, month: str, settings: NoticeSettings) -> pd.DataFrame:
-    """One row per referred or declined application: SK_ID_CURR, decision, reasons, model version and date only."""
-    adverse = table.loc[
-        table["decision"].isin(ADVERSE), [schema.ID_COLUMN, "decision", *reason_columns(), "model_version"]
+    """One notice per batch decline (a referral is no decision: an underwriter makes it), dated by the batch's
+    decision date; SK_ID_CURR, decision, reasons, model version and dates only."""
+    declined = table.loc[
+        table["decision"] == "decline", [schema.ID_COLUMN, "decision", *reason_columns(), "model_version"]
     ]
-    return adverse.assign(decision_date=settings.decision_date or first_day_after(month)).reset_index(drop=True)
+    dated = declined.assign(
+        decision_date=settings.decision_date or first_day_after(month), decided_by="model", application_date=""
+    )
+    return dated[NOTICE_COLUMNS].reset_index(drop=True)

@@ -1,10 +1,11 @@
-"""The resources every definition shares: one storage root and the run notifier."""
+"""The resources every definition shares: one storage root, the decision log and the run notifier."""
 
 import os
 
 import dagster as dg
 
 from credit_assets.core.store import default_root
+from credit_assets.defs.decision_log import DecisionLogResource
 from credit_assets.defs.notifier import NotifierResource
 from credit_assets.defs.storage import StorageResource
 
@@ -18,5 +19,9 @@ def webhook_url() -> str:
 def resources() -> dg.Definitions:
     storage = StorageResource(root=default_root())
     return dg.Definitions(
-        resources={"storage": storage, "notifier": NotifierResource(storage=storage, webhook_url=webhook_url())}
+        resources={
+            "storage": storage,
+            "decision_log": DecisionLogResource(storage_root=storage.root),
+            "notifier": NotifierResource(storage=storage, webhook_url=webhook_url()),
+        }
     )

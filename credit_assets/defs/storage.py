@@ -62,6 +62,15 @@ class StorageResource(dg.ConfigurableResource):
         except MissingArtifact as error:
             raise Refusal(str(error)) from error
 
+    def find_table(
+        self, context: Context, asset: AssetRef, month: str, columns: list[str] | None = None
+    ) -> pd.DataFrame | None:
+        """A stored month of a table, or None when the asset has not produced it (yet) for the month."""
+        try:
+            return self.store.read_table(self._readable(context, asset, month), month, columns)
+        except MissingArtifact:
+            return None
+
     def table_loader(self, context: Context, asset: AssetRef) -> FeatureLoader:
         """Reads months of a table the running step declares upstream: (month, columns) -> frame.
 

@@ -92,12 +92,14 @@ def test_audit_refuses_two_statements_of_one_family() -> None:
     assert found.repeated_families == 1 and not found.verdicts()["adverse_decisions_have_reasons"]
 
 
-def test_notices_carry_adverse_decisions_only_and_nothing_else_personal() -> None:
+def test_batch_notices_carry_declines_only_and_nothing_else_personal() -> None:
     notices = scoring.adverse_action_notices(forecast_table(), "2020-10", NoticeSettings())
     assert list(notices.columns) == [
-        "SK_ID_CURR", "decision", *scoring.reason_columns(), "model_version", "decision_date"
+        "SK_ID_CURR", "decision", *scoring.reason_columns(), "model_version", "decision_date", "decided_by",
+        "application_date",
     ]  # fmt: skip
-    assert notices["SK_ID_CURR"].tolist() == [1, 3] and set(notices["decision_date"]) == {"2020-11-01"}
+    assert notices["SK_ID_CURR"].tolist() == [1] and set(notices["decision_date"]) == {"2020-11-01"}  # no referral
+    assert set(notices["decided_by"]) == {"model"} and set(notices["application_date"]) == {""}
     dated = scoring.adverse_action_notices(forecast_table(), "2020-10", NoticeSettings(decision_date="2020-11-03"))
     assert set(dated["decision_date"]) == {"2020-11-03"}
     with pytest.raises(ValueError, match="ISO date"):

@@ -101,10 +101,10 @@ def test_landed_months_are_scored_by_the_sensor_and_a_backfill_rematerialises_th
     names, passed = passed_checks(server, "validated_applications", run_ids)
     assert names and passed == {(run_id, name) for run_id in run_ids for name in names}
     assert len(pd.read_csv(server.storage_root / "forecasts" / f"forecasts_{SCORED[0]}.csv")) == LANDED.rows_per_month
-    for month in SCORED:  # every scored month's adverse-action notices, one row per referred or declined application
+    for month in SCORED:  # every scored month's adverse-action notices: one row per declined application, none live
         forecasts = pd.read_csv(server.storage_root / "forecasts" / f"forecasts_{month}.csv")
         notices = pd.read_csv(server.storage_root / "notices" / f"notices_{month}.csv")
-        assert len(notices) == (forecasts["decision"] != "approve").sum() > 0
+        assert len(notices) == (forecasts["decision"] == "decline").sum() > 0
 
     before = latest_materialisations(server, "forecasts")
     backfill_id = server.launch_backfill(SCORE_ASSETS, SCORED[0], SCORED[-1])

@@ -142,5 +142,5 @@ def test_table_helper_turns_nan_and_infinity_into_empty_cells() -> None:
 def test_every_check_result_belongs_to_its_month(whole_month: tuple) -> None:
     _, result = whole_month
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 23  # every check of the definitions but the clock-driven freshness check
+    assert len(evaluations) == 26  # every check of the definitions but the clock-driven freshness check
     assert {evaluation.partition for evaluation in evaluations} == {SECOND}

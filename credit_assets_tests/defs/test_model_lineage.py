@@ -54,7 +54,7 @@ from credit_assets_tests.support.materialise import (
 )
 
 HISTORY, FIRST, SECOND, THIRD = MONTHS
-SCORE_ONLY = ["model", "forecasts", "adverse_action_notices", "forecast_performance"]
+SCORE_ONLY = ["model", "forecasts", "decisions", "adverse_action_notices", "forecast_performance"]
 GOVERNANCE = ["model_comparison", "decision_economics", "model_documentation"]
 
 
@@ -188,14 +188,19 @@ def test_every_reason_of_every_adverse_decision_matches_shap_values_recomputed_f
     assert set(given.stack()) - {NO_REASON} <= allowed_statements()
 
 
-def test_notices_hold_every_adverse_decision_and_nothing_else_personal(scored: StorageResource) -> None:
+def test_notices_hold_every_batch_decline_and_nothing_else_personal(scored: StorageResource) -> None:
     forecasts = scored.store.read_table("forecasts", SECOND)
     notices = pd.read_csv(scored.store.notices_dir / f"notices_{SECOND}.csv", keep_default_na=False)
-    assert list(notices.columns) == [schema.ID_COLUMN, "decision", *reason_columns(), "model_version", "decision_date"]
+    assert list(notices.columns) == [
+        schema.ID_COLUMN, "decision", *reason_columns(), "model_version", "decision_date", "decided_by",
+        "application_date",
+    ]  # fmt: skip
+    # no month was decided live: every batch decline has its notice, and no referral has one (it is no decision)
     assert sorted(notices[schema.ID_COLUMN]) == sorted(
-        forecasts.loc[forecasts["decision"] != "approve", schema.ID_COLUMN]
+        forecasts.loc[forecasts["decision"] == "decline", schema.ID_COLUMN]
     )
     assert (notices["reason_1"] != NO_REASON).all() and set(notices["decision_date"]) == {"2020-12-01"}
+    assert set(notices["decided_by"]) == {"model"} and set(notices["application_date"]) == {""}
 
 
 def test_forecast_auc_is_well_above_chance_and_near_the_oracle(scored: StorageResource) -> None:

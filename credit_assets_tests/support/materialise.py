@@ -5,8 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from credit_assets.core.decisions.log import sqlite_url
 from credit_assets.core.months import landing_file_name
 from credit_assets.definitions import defs
+from credit_assets.defs.decision_log import DecisionLogResource
 from credit_assets.defs.forecast_freshness import forecast_freshness_checks
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
@@ -51,6 +53,11 @@ def storage_with(root: Path, source_landing: Path, months: list[str]) -> Storage
     return storage
 
 
+def decision_log_of(storage: StorageResource) -> DecisionLogResource:
+    """The storage root's own SQLite decision log, whatever the environment names for the deployment."""
+    return DecisionLogResource(url=sqlite_url(Path(storage.root)))
+
+
 def materialize_month(
     storage: StorageResource,
     month: str,
@@ -70,7 +77,7 @@ def materialize_month(
         [*ASSETS, *CHECKS],
         selection=selection,
         partition_key=month,
-        resources={"storage": storage},
+        resources={"storage": storage, "decision_log": decision_log_of(storage)},
         run_config={"ops": {op: {"config": config} for op, config in configs.items()}},
         instance=instance,
         raise_on_error=False,

@@ -167,6 +167,11 @@ def new_decision_id() -> str:
     return uuid.uuid4().hex
 
 
+def sqlite_url(storage_root: Path) -> str:
+    """The SQLite decision log under a storage root (the default when no other database is named)."""
+    return f"sqlite:///{(storage_root / 'decisions' / 'decision_log.sqlite').resolve()}"
+
+
 def database_url(storage_root: Path) -> str:
     """CREDIT_ASSETS_DECISION_DB_URL; else PostgreSQL from DAGSTER_PG_* when the deployment runs one; else SQLite
     under the storage root."""
@@ -181,7 +186,7 @@ def database_url(storage_root: Path) -> str:
             port=int(os.environ.get("DAGSTER_PG_PORT", "5432")),
             database=os.environ.get("DAGSTER_PG_DB"),
         ).render_as_string(hide_password=False)
-    return f"sqlite:///{(storage_root / 'decisions' / 'decision_log.sqlite').resolve()}"
+    return sqlite_url(storage_root)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
