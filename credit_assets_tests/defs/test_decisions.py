@@ -212,7 +212,8 @@ def test_a_late_underwriter_decline_and_an_old_referral_fail_the_notice_check(
     storage = copy_storage(Path(live_month.storage.root), tmp_path)
     referrals = [r for r, d in zip(live_month.records, live_month.decisions, strict=False) if d.decision == "review"]
     applied = datetime.now(UTC) - timedelta(days=45)  # past any 30-day deadline, in a month with no batch yet
-    late, waiting = decide(storage, referrals[:2], applied)
+    fresh = [{**record, ID: 990_000_000 + i} for i, record in enumerate(referrals[:2])]  # each ID is decided once
+    late, waiting = decide(storage, fresh, applied)
     log = DecisionLog(decision_log_of(storage).url)
     log.append([late, waiting])
     log.underwrite(late.decision_id, "uw1", "decline", "employment_not_verified", "employer did not answer")

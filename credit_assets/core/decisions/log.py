@@ -24,6 +24,7 @@ from credit_assets.core.contract import schema
 from credit_assets.core.scoring import NO_REASON, REASON_COUNT, reason_columns
 
 DECISION_DB_ENV = "CREDIT_ASSETS_DECISION_DB_URL"  # wins over everything below when set
+SCHEMA_LOCK = 28_000_001  # a PostgreSQL advisory lock: one process at a time creates the tables and triggers
 NOTICE_DAYS = 30  # Regulation B, 12 CFR 1002.9(a)(1)(i): notice within 30 days of a completed application
 
 METADATA = sa.MetaData()
@@ -208,8 +209,7 @@ def _append_only_ddl(dialect: str, table: str) -> list[str]:
     return [
         f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         f"$$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$",
-        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
         f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
     ]
 
@@ -225,6 +225,8 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # the service's workers and the runs may all open it at once
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
         METADATA.create_all(connection)
         for table in APPEND_ONLY:
             for statement in _append_only_ddl(engine.dialect.name, table):
