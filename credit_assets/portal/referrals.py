@@ -79,9 +79,10 @@ def shown_columns() -> list[schema.Column]:
 
 
 def _number(value: float) -> str:
+    """Whole numbers as such, amounts to the cent, small fractions (scores, rates) to four significant digits."""
     if float(value).is_integer():
         return f"{value:,.0f}"
-    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.3f}"
+    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
 def employment(days: object) -> str:
@@ -94,7 +95,7 @@ def employment(days: object) -> str:
 
 
 def shown_value(column: str, value: object) -> str:
-    """A logged input as text: amounts with separators, scores to three places, missing said so; bounded."""
+    """A logged input as text: numbers as _number writes them, missing said so, text bounded."""
     if column == "DAYS_EMPLOYED":
         return employment(value)
     if value is None:
