@@ -39,6 +39,7 @@ class Fact:
     column: str
     label: str
     value: str
+    hint: str = ""  # the factor's name on a notice, where the label is the column's
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,11 @@ def key_facts(decision: LiveDecision) -> tuple[Fact, ...]:
 
 
 def all_facts(decision: LiveDecision) -> tuple[Fact, ...]:
-    """Every input an underwriter may see, labelled with its factor on a notice when it has one."""
-    labelled = [(column.name, column.reason.factor if column.reason else column.name) for column in shown_columns()]
-    return facts(decision.inputs, labelled)
+    """Every input an underwriter may see, by column name (factors repeat across a family of columns)."""
+    return tuple(
+        Fact(c.name, c.name, shown_value(c.name, decision.inputs.get(c.name)), c.reason.factor if c.reason else "")
+        for c in shown_columns()
+    )
 
 
 def age_text(seconds: float) -> str:

@@ -97,6 +97,9 @@ def test_an_underwriter_sees_the_queue_oldest_first_without_protected_attributes
                   money(facts["AMT_CREDIT"]), money(facts["AMT_INCOME_TOTAL"]), facts["NAME_CONTRACT_TYPE"],
                   employment(facts["DAYS_EMPLOYED"]), "20 h 0 min"):  # fmt: skip
         assert shown in row, shown
+    assert late.inputs["DAYS_EMPLOYED"] == 365_243  # the generator's pensioner or unemployed applicant
+    sentinel = page.text.split(f'id="referral-{late.decision_id}"')[1].split("</tr>")[0]
+    assert "no current employment recorded" in sentinel and "365,243" not in sentinel
     assert "Protected attributes (sex, age, marital status" in page.text
     detail = client.get(f"/referrals/{oldest.decision_id}")
     assert detail.status_code == 200 and "Decide the referral" in detail.text
@@ -106,7 +109,7 @@ def test_an_underwriter_sees_the_queue_oldest_first_without_protected_attributes
             assert name not in text, name
         for decision in (late, early, oldest):  # nor an age under another label
             assert f">{decision.inputs['DAYS_BIRTH']:,.0f}<" not in text
-    assert f"<dd>{money(facts['AMT_GOODS_PRICE'])}</dd>" in detail.text and "External credit score 1" in detail.text
+    assert f"<dd>{money(facts['AMT_GOODS_PRICE'])}</dd>" in detail.text and "<code>EXT_SOURCE_1</code>" in detail.text
 
 
 def test_only_underwriters_see_applications_and_underwriters_neither_upload_nor_approve_models(

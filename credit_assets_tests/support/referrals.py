@@ -1,6 +1,6 @@
-"""Logged decisions for the underwriter queue's tests: contract-shaped applications (the synthetic frame of the
-suite's conftest, as the decision service logs them: JSON values, TARGET absent) appended straight to a real
-decision log, each received a given number of hours before `now`."""
+"""Logged decisions for the underwriter queue's tests: contract-shaped applications (the synthetic generator's,
+as the decision service logs them: JSON values, TARGET absent) appended straight to a real decision log, each
+received a given number of hours before `now`."""
 
 import json
 from dataclasses import dataclass
@@ -9,7 +9,7 @@ from typing import Any
 
 from credit_assets.core.contract import schema
 from credit_assets.core.decisions.log import DecisionLog, LiveDecision, new_decision_id, request_sha256, timestamp
-from credit_assets_tests.conftest import contract_frame
+from credit_assets.synthetic.generate import generate_applications
 
 MODEL_VERSION = "lightgbm-0123456789abcdef"
 REASONS = tuple(schema.reason_for(name).adverse for name in ("EXT_SOURCE_2", "EXT_SOURCE_3", "AMT_INCOME_TOTAL"))
@@ -24,10 +24,10 @@ class Arrival:
     decision: str = "review"
 
 
-def application_records(rows: int, seed: int, first_id: int = 200_000) -> list[dict[str, Any]]:
-    """Contract rows as JSON objects, the way they reach the decision service (NaN as null, text as text)."""
-    frame = contract_frame(rows, seed, first_id=first_id, labelled=False).drop(columns=schema.TARGET_COLUMN)
-    return json.loads(frame.to_json(orient="records"))
+def application_records(rows: int, seed: int) -> list[dict[str, Any]]:
+    """Generated applications as JSON objects, the way they reach the decision service (NaN as null)."""
+    frame, _ = generate_applications(rows, seed)
+    return json.loads(frame.drop(columns=schema.TARGET_COLUMN).to_json(orient="records"))
 
 
 def live_decision(record: dict[str, Any], received: datetime, decision: str = "review") -> LiveDecision:
