@@ -91,7 +91,7 @@ def employment(days: object) -> str:
     if days is None:
         return "missing"
     if days == NOT_EMPLOYED:
-        return "no current employment recorded"
+        return "none recorded"
     return f"{-float(days) / 365.25:.1f} years"
 
 
