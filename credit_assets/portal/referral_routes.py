@@ -96,6 +96,8 @@ def find(request: Request, q: str = "") -> Response:
         return _queue_page(request, user, 400, lookup_error=message, query=bounded(query, MAX_QUERY))
     portal = portal_of(request)
     decisions = portal.decision_log.application_decisions(int(query), FOUND_LIMIT)
+    detail = f"lookup of application {query}: {len(decisions)} decision(s)"  # who looked whom up, as for an opening
+    audit(request, AuditEvent(user.name, VIEW_ACTION, "ok", detail=detail))
     shown = [referrals.referral(d, _now(portal), portal.settings.referral_alert_hours) for d in decisions]
     return _queue_page(request, user, found=shown, query=query)
 

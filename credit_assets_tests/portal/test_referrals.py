@@ -199,6 +199,9 @@ def test_an_override_of_an_automatic_approve_is_found_by_lookup_and_needs_a_decl
     assert rows_of(client.get("/referrals").text) == []  # an automatic decision is not a referral
     found = client.get(f"/referrals/find?q={approved.application_id}")
     assert found.status_code == 200 and f'href="/referrals/{approved.decision_id}"' in found.text
+    lookup = audit_log(store).entries()[-1]
+    looked_up = f"lookup of application {approved.application_id}: 1 decision(s)"
+    assert (lookup["user"], lookup["outcome"], lookup["detail"]) == (UNDERWRITER, "ok", looked_up)
     opened = client.get(f"/referrals/find?q=+{approved.decision_id}+")
     assert opened.status_code == 303 and opened.headers["location"] == f"/referrals/{approved.decision_id}"
     page = client.get(f"/referrals/{approved.decision_id}").text
