@@ -59,10 +59,10 @@ def _checked_id(request: Request, user: User, decision_id: str, action: str = VI
     return decision_id
 
 
-def _logged(request: Request, user: User, decision_id: str, action: str = VIEW_ACTION) -> LiveDecision:
+def _logged(request: Request, user: User, decision_id: str) -> LiveDecision:
     decision = portal_of(request).decision_log.get(decision_id)
     if decision is None:
-        audit(request, AuditEvent(user.name, action, "refused: unknown decision", detail=decision_id))
+        audit(request, AuditEvent(user.name, VIEW_ACTION, "refused: unknown decision", detail=decision_id))
         raise Refused(404, "Unknown decision", f"The decision log holds no decision {decision_id}.")
     return decision
 
@@ -111,7 +111,7 @@ def application_page(request: Request, decision_id: str) -> Response:
     return _application_page(request, decision)
 
 
-def _application_page(request: Request, decision: LiveDecision, status_code: int = 200, error: str = "") -> Response:
+def _application_page(request: Request, decision: LiveDecision) -> Response:
     portal = portal_of(request)
     entry = portal.decision_log.underwriting_of([decision.decision_id]).get(decision.decision_id)
     shown = referrals.referral(decision, _now(portal), portal.settings.referral_alert_hours, full=True)
@@ -122,9 +122,8 @@ def _application_page(request: Request, decision: LiveDecision, status_code: int
         "offered": referrals.offered_decisions(decision.decision),
         "reasons": referrals.reasons_by_decision(),
         "limits": {"min": MIN_COMMENT, "max": MAX_COMMENT},
-        "error": error,
     }
-    return page(request, "referral.html", status_code, **context)
+    return page(request, "referral.html", **context)
 
 
 def _about(decision: LiveDecision) -> str:
