@@ -27,7 +27,6 @@ from credit_assets.portal.web import (
 ACTION = "underwriting"  # the audited action of a decision
 VIEW_ACTION = "referrals"  # of the pages
 QUEUE_LIMIT = 200
-FOUND_LIMIT = 20
 MAX_QUERY = 40
 MIN_COMMENT, MAX_COMMENT = 10, 2000
 DECISION_BODY_BYTES = 32 * 1024  # the CSRF token, the choices and a comment of MAX_COMMENT characters, URL-encoded
@@ -95,7 +94,7 @@ def find(request: Request, q: str = "") -> Response:
         message = "Give a decision ID (32 hexadecimal digits) or an application ID (digits only)."
         return _queue_page(request, user, 400, lookup_error=message, query=bounded(query, MAX_QUERY))
     portal = portal_of(request)
-    decisions = portal.decision_log.application_decisions(int(query), FOUND_LIMIT)
+    decisions = list(portal.decision_log.by_application([int(query)]).values())  # the log decides one once
     detail = f"lookup of application {query}: {len(decisions)} decision(s)"  # who looked whom up, as for an opening
     audit(request, AuditEvent(user.name, VIEW_ACTION, "ok", detail=detail))
     shown = [referrals.referral(d, _now(portal), portal.settings.referral_alert_hours) for d in decisions]

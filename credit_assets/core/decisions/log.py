@@ -301,17 +301,6 @@ class DecisionLog:
         with self.engine.connect() as connection:
             return [_decision(row) for row in connection.execute(query)]
 
-    def application_decisions(self, application_id: int, limit: int = 20) -> list[LiveDecision]:
-        """The application's logged decisions, newest first (an application sent again is decided again)."""
-        query = (
-            sa.select(DECISIONS)
-            .where(DECISIONS.c.application_id == application_id)
-            .order_by(DECISIONS.c.seq.desc())
-            .limit(limit)
-        )
-        with self.engine.connect() as connection:
-            return [_decision(row) for row in connection.execute(query)]
-
     def months(self) -> list[str]:
         with self.engine.connect() as connection:
             return sorted(connection.execute(sa.select(DECISIONS.c.month).distinct()).scalars())
