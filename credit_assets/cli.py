@@ -175,6 +175,9 @@ def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--idle-minutes", type=int, default=30, help="a session unused this long ends")
     parser.add_argument(
+        "--referral-alert-hours", type=int, default=48, help="a referral waiting longer is flagged on the queue"
+    )
+    parser.add_argument(
         "--trusted-proxy",
         metavar="ADDRESS",
         help="the TLS proxy's address: clients' addresses are then read from its X-Forwarded-For header",
@@ -195,6 +198,7 @@ def _run_portal(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_mib << 20,
         https_only=args.https_only,
         session_idle_minutes=args.idle_minutes,
+        referral_alert_hours=args.referral_alert_hours,
     )
     if not settings.users.users():
         print("the portal has no users yet: add one with `credit-assets add-user NAME --role uploader`")

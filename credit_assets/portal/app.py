@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Scope
 
 from credit_assets.defs.partitions import monthly_partitions
-from credit_assets.portal import model_routes
+from credit_assets.portal import model_routes, referral_routes
 from credit_assets.portal.audit import AuditEvent, AuditLogBroken
 from credit_assets.portal.routes import router
 from credit_assets.portal.security import BodyLimit, SecurityHeaders, secret_key
@@ -39,6 +39,8 @@ def action_of(path: str) -> str:
         return "download" if len(parts) > 2 else "summary"
     if parts[0] == "models":
         return model_routes.ACTION if parts[-1] == "decision" else "models"
+    if parts[0] == "referrals":
+        return referral_routes.ACTION if parts[-1] == "decision" else referral_routes.VIEW_ACTION
     return {"login": "login", "logout": "logout", "upload": "upload", "": "page"}.get(parts[0], "request")
 
 
@@ -104,4 +106,5 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _not_offered)
     app.include_router(router)
     app.include_router(model_routes.router)
+    app.include_router(referral_routes.router)
     return app

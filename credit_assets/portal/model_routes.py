@@ -19,6 +19,7 @@ from credit_assets.portal.web import (
     Refused,
     audit,
     audit_log_damaged,
+    check_body_size,
     checked_form,
     current_user,
     page,
@@ -80,7 +81,7 @@ async def decide(request: Request, version: str) -> Response:
             raise Refused(
                 403, "Decision not allowed", f"{user.name} is a {user.role.value} user: only model_risk users decide."
             )
-        _check_body_size(request)
+        check_body_size(request, DECISION_BODY_BYTES, "A decision's form")
     except Refused as refusal:
         audit(request, replace(event, outcome=f"refused: {refusal.title.lower()}"))
         raise
@@ -97,13 +98,6 @@ async def decide(request: Request, version: str) -> Response:
         AuditEvent(user.name, ACTION, entry["decision"], entry["month"], entry["version"], detail=entry["comment"]),
     )
     return _models_page(request, user, notice=_decided(entry))
-
-
-def _check_body_size(request: Request) -> None:
-    """A decision's form is small: a body without a declared length, or a longer one, is not read at all."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit() or int(declared) > DECISION_BODY_BYTES:
-        raise Refused(413, "Form too large", f"A decision's form holds at most {DECISION_BODY_BYTES:,} bytes.")
 
 
 def _decide(request: Request, user: User, version: str, decision: object, comment: object) -> dict:

@@ -21,11 +21,14 @@ _DECOY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 class Role(StrEnum):
     """What a user may do: an uploader uploads and downloads, a viewer only downloads, a model_risk user views
-    and approves or rejects a candidate model (never uploads: who validates a model must not feed its data)."""
+    and approves or rejects a candidate model (never uploads: who validates a model must not feed its data), an
+    underwriter decides referred applications and overrides automatic decisions (never uploads, never approves
+    models: who decides applicants must not also shape the data or the model that decides them)."""
 
     UPLOADER = "uploader"
     VIEWER = "viewer"
     MODEL_RISK = MODEL_RISK_ROLE  # the role the promotion log takes decisions from
+    UNDERWRITER = "underwriter"
 
     @property
     def can_upload(self) -> bool:
@@ -34,6 +37,11 @@ class Role(StrEnum):
     @property
     def can_decide_models(self) -> bool:
         return self is Role.MODEL_RISK
+
+    @property
+    def can_underwrite(self) -> bool:
+        """Only underwriters see applicants' data: the queue holds personal data, which nobody else needs."""
+        return self is Role.UNDERWRITER
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """What every page handler shares: the portal's context, the logged-in user, checked forms, pages and refusals."""
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
+from credit_assets.core.decisions.log import DecisionLog, database_url
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal.audit import AuditEvent, AuditLog, AuditLogBroken, RefusalLimiter, bounded
 from credit_assets.portal.security import CSRF_FIELD, LoginThrottle, csrf_valid, new_csrf_token
@@ -35,6 +37,12 @@ class PortalSettings:
     https_only: bool = False  # set behind a TLS-terminating proxy: cookies only over HTTPS, HSTS
     session_hours: int = 8
     session_idle_minutes: int = 30
+    decision_db_url: str = ""  # the decision log; empty: the deployment's (database_url of the storage root)
+    referral_alert_hours: int = 48  # a referral waiting longer is flagged on the underwriters' queue
+
+    def __post_init__(self) -> None:
+        if not self.decision_db_url:  # frozen: set once, so every reader sees the same database
+            object.__setattr__(self, "decision_db_url", database_url(self.storage_root))
 
     @property
     def store(self) -> ArtifactStore:
@@ -69,6 +77,16 @@ class Portal:
         self.audit_log = self.settings.audit_log()
         self.throttle = LoginThrottle(self.clock)
         self.refusals = RefusalLimiter(self.clock)
+        self._decision_log: DecisionLog | None = None
+        self._decision_log_lock = threading.Lock()
+
+    @property
+    def decision_log(self) -> DecisionLog:
+        """Opened on first use: a portal nobody underwrites on never creates or connects to the decision log."""
+        with self._decision_log_lock:  # handlers run in threads: one engine, its tables created once
+            if self._decision_log is None:
+                self._decision_log = DecisionLog(self.settings.decision_db_url)
+            return self._decision_log
 
     def checked_month(self, month: object) -> str:
         if month not in self.partitions:
@@ -171,6 +189,13 @@ def current_user(request: Request) -> User:
     if user is None:
         raise LoginRequired
     return user
+
+
+def check_body_size(request: Request, limit_bytes: int, what: str) -> None:
+    """A small form's body: one without a declared length, or a longer one, is not read at all."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limit_bytes:
+        raise Refused(413, "Form too large", f"{what} holds at most {limit_bytes:,} bytes.")
 
 
 async def checked_form(request: Request, user: User | None, action: str) -> FormData:

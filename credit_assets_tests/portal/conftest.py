@@ -24,6 +24,7 @@ PASSWORDS = {
     "mira": "model-risk-password-3",  # model_risk users (test_models_page.py)
     "rita": "model-risk-password-4",
     "dana": "model-risk-password-5",
+    "uma": "underwriter-password-6",  # an underwriter (test_referrals.py)
 }
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
