@@ -164,7 +164,8 @@ def build_features(validated: pd.DataFrame) -> pd.DataFrame:
         columns[col.name] = source[col.name] if col.is_text else source[col.name].astype(np.float32)
     for name, computed in derived.items():
         columns[name] = computed.compute(exact).replace([np.inf, -np.inf], np.nan).astype(np.float32)
-    return pd.DataFrame(columns)[[schema.ID_COLUMN, schema.TARGET_COLUMN, *feature_names()]]
+    order = [schema.ID_COLUMN, schema.TARGET_COLUMN, *feature_names()]
+    return pd.DataFrame({name: columns[name] for name in order})  # built in order: no reordering copy
 
 
 def feature_sources() -> dict[str, tuple[str, ...]]:

@@ -1,9 +1,18 @@
 """A month that passed the quality rules, in the contract's dtypes with its placeholder levels made missing."""
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import schema
+
+
+@cache
+def _categories(name: str) -> pd.CategoricalDtype:
+    """The column's levels without its placeholder, made once: a decision service normalises a few rows at a time."""
+    col = schema.column(name)
+    return pd.CategoricalDtype([level for level in col.levels if level != col.placeholder])
 
 
 def normalise(raw: pd.DataFrame) -> pd.DataFrame:
@@ -15,11 +24,10 @@ def normalise(raw: pd.DataFrame) -> pd.DataFrame:
     for col in schema.columns():
         if col.name not in frame.columns:
             continue
-        if col.dtype == "int64":
+        if col.dtype == "int64" and frame[col.name].dtype != np.int64:  # already int64 as the reader types it
             frame[col.name] = frame[col.name].astype(np.int64)
         elif col.is_text:
-            levels = [level for level in col.levels if level != col.placeholder]
-            frame[col.name] = pd.Categorical(frame[col.name], categories=levels)
+            frame[col.name] = pd.Categorical(frame[col.name], dtype=_categories(col.name))
     return frame
 
 
