@@ -25,8 +25,8 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".installed-pyproject-sha256"
 USAGE = (
-    "usage: python3 dev.py demo [--port N] [--portal-port N] | test [PYTEST ARGS] | COMMAND [ARGS] (a credit-assets "
-    "command)"
+    "usage: python3 dev.py demo [--port N] [--portal-port N] [--api-port N] | test [PYTEST ARGS] | COMMAND [ARGS] "
+    "(a credit-assets command)"
 )
 
 
@@ -81,8 +81,9 @@ FIRST_MONTH_SETTING = "CREDIT_ASSETS_FIRST_MONTH"  # read by credit_assets/core/
 # portal (credit_assets.demo: the demo scale's months and one more; the tests hold the two counts together).
 DEMO_MONTHS = 6
 LANDED_MONTH = re.compile(r"applications_(\d{4}-\d{2})\.csv")  # the landing convention of core/months.py
-# The demo's own lines about the portal login (credit_assets.demo.ensure_demo_user): held back for the end.
-LOGIN_LINE = "portal "
+# The demo's own lines about the portal logins and the API token (credit_assets.demo): held back for the end.
+LOGIN_LINES = ("portal ", "api ")
+API_TOKEN = re.compile(r"ca_[0-9a-f]{16}_[A-Za-z0-9_-]+")
 
 
 def latest_demo_start(today: date) -> str:
@@ -126,7 +127,7 @@ def run_holding_back_login(command: list[str | Path], env: dict[str, str]) -> li
         text=True,
     ) as process:
         for line in process.stdout:
-            if line.startswith(LOGIN_LINE):
+            if line.startswith(LOGIN_LINES):
                 held.append(line.rstrip("\n"))
             else:
                 print(line, end="", flush=True)
@@ -159,9 +160,16 @@ def wait_until_answering(servers: dict[str, subprocess.Popen], timeout: float = 
 
 
 def ready_block(urls: dict[str, str], login: list[str]) -> str:
-    """What the demo prints once both servers answer: where to go and how to log in."""
+    """What the demo prints once the servers answer: where to go, how to log in, and a decision to ask for."""
     rule = "=" * 78
-    lines = [f"  {name:<12}{url}" for name, url in urls.items()] + [f"  {line}" for line in login]
+    lines = [f"  {name:<14}{url}" for name, url in urls.items()] + [f"  {line}" for line in login]
+    token = next((found.group(0) for line in login if (found := API_TOKEN.search(line))), None)
+    if token:
+        lines += [
+            "  A decision (once validator has approved the first champion on Models):",
+            f'  curl -s -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\',
+            f"    --data @data/upload_example/decision_request.json {urls['Decision API']}/v1/decision",
+        ]
     return "\n".join([rule, "  The demo is ready (Ctrl-C stops it).", *lines, rule])
 
 
@@ -169,15 +177,23 @@ def demo(args: list[str]) -> None:
     """Run the demo months, serve the portal beside `dagster dev` (webserver and daemon), print where to go and how
     to log in once both answer, and serve until Ctrl-C."""
     port, portal_port = option(args, "--port", "3000"), option(args, "--portal-port", "8000")
+    api_port = option(args, "--api-port", "8001")
     env = demo_env(datetime.now(UTC).date())  # Dagster's monthly partitions end at the last complete UTC month
     login = run_holding_back_login([PYTHON, "-m", "credit_assets.cli", "demo"], env)
-    urls = {"Dagster UI": f"http://127.0.0.1:{port}", "Portal": f"http://127.0.0.1:{portal_port}"}
+    urls = {
+        "Dagster UI": f"http://127.0.0.1:{port}",
+        "Portal": f"http://127.0.0.1:{portal_port}",
+        "Decision API": f"http://127.0.0.1:{api_port}",
+    }
     portal_command = ["portal", "--port", portal_port, "--dagster-url", urls["Dagster UI"]]
     # the daemon's info lines (a sensor tick every 30 s) would bury the login block; warnings and errors still show
     dagster_command = ["dev", "--host", "127.0.0.1", "--port", port, "--log-level", "warning"]
     servers = {
         urls["Dagster UI"]: subprocess.Popen([str(VENV / "bin" / "dagster"), *dagster_command], cwd=ROOT, env=env),
         urls["Portal"]: subprocess.Popen([str(PYTHON), "-m", "credit_assets.cli", *portal_command], cwd=ROOT, env=env),
+        urls["Decision API"]: subprocess.Popen(
+            [str(PYTHON), "-m", "credit_assets.cli", "serve", "--port", api_port], cwd=ROOT, env=env
+        ),
     }
     try:
         wait_until_answering(servers)

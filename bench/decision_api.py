@@ -67,6 +67,7 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, list[bytes], li
     from credit_assets.core.contract.landing import read_landing_csv
     from credit_assets.core.months import landing_file_name
     from credit_assets.definitions import defs
+    from credit_assets.defs.decision_log import DecisionLogResource
     from credit_assets.defs.storage import StorageResource
     from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 
@@ -85,7 +86,7 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, list[bytes], li
                 list({id(a): a for a in defs.assets}.values()),
                 selection=selection,
                 partition_key=key,
-                resources={"storage": storage},
+                resources={"storage": storage, "decision_log": DecisionLogResource(storage_root=str(root))},
                 instance=instance,
                 raise_on_error=False,
                 run_config={"ops": {"model": {"config": model}}} if "model" in selection else {},

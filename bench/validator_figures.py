@@ -28,6 +28,7 @@ from sklearn.metrics import roc_auc_score
 from credit_assets.core.contract import schema
 from credit_assets.core.months import FIRST_MONTH, month_sequence
 from credit_assets.definitions import defs
+from credit_assets.defs.decision_log import DecisionLogResource
 from credit_assets.defs.forecast_freshness import forecast_freshness_checks
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
@@ -102,7 +103,7 @@ def run_month(storage: StorageResource, month: str, selection: list[str], instan
         [*assets, *checks],
         selection=selection,
         partition_key=month,
-        resources={"storage": storage},
+        resources={"storage": storage, "decision_log": DecisionLogResource(storage_root=storage.root)},
         instance=instance,
         raise_on_error=False,
     )

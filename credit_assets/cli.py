@@ -128,11 +128,12 @@ def _run_demo(_args: argparse.Namespace) -> int:
     """Land demo months when none are there, run the landed months into the Dagster instance, make the demo users."""
     import dagster as dg  # loading the definitions is slow; only this subcommand needs them
 
-    from credit_assets.demo import ensure_demo_users, run_demo
+    from credit_assets.demo import ensure_demo_client, ensure_demo_users, run_demo
 
     with dg.DagsterInstance.get() as instance:
         run_demo(instance)
     ensure_demo_users(_users(_STORAGE.root))
+    ensure_demo_client(_STORAGE)
     return 0
 
 

@@ -5,9 +5,13 @@ from dataclasses import replace
 
 import dagster as dg
 
+from credit_assets.core.contract import schema
+from credit_assets.core.contract.landing import read_landing_csv
+from credit_assets.core.decisions.log import DecisionLog, database_url
+from credit_assets.core.decisions.tokens import Scope, TokenStore
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name, month_of_landing_file
-from credit_assets.core.store import ArtifactStore, sha256_of
+from credit_assets.core.store import ArtifactStore, sha256_of, write_text
 from credit_assets.definitions import defs
 from credit_assets.defs.assets.raw_applications import last_materialisation
 from credit_assets.defs.jobs import job_for_month
@@ -17,6 +21,9 @@ from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_f
 DEMO_SEED = 7
 DEMO_USER = "demo"
 VALIDATOR = "validator"  # the demo's model_risk user
+UNDERWRITER = "underwriter"  # decides the decision service's referrals in the portal
+DEMO_CLIENT = "demo-client"  # the decision API token of the printed example request
+REQUEST_EXAMPLE = "decision_request.json"
 
 
 def landed_months(storage: ArtifactStore) -> list[str]:
@@ -86,6 +93,22 @@ def ensure_demo_user(users: UserStore, name: str = DEMO_USER, role: Role = Role.
 
 
 def ensure_demo_users(users: UserStore) -> None:
-    """The uploader, and the validator who approves champions: a second person, as change control requires."""
+    """The uploader, the validator who approves champions (a second person, as change control requires) and the
+    underwriter who decides referrals."""
     ensure_demo_user(users)
     ensure_demo_user(users, VALIDATOR, Role.MODEL_RISK)
+    ensure_demo_user(users, UNDERWRITER, Role.UNDERWRITER)
+
+
+def ensure_demo_client(storage: ArtifactStore) -> None:
+    """The example request (the kept-back month's first application) and a decide token for it, printed once."""
+    kept = sorted(storage.upload_example_dir.glob(landing_file_name("*")))
+    if kept:
+        raw = read_landing_csv(kept[-1]).drop(columns=schema.TARGET_COLUMN, errors="ignore")
+        write_text(storage.upload_example_dir / REQUEST_EXAMPLE, raw.head(1).to_json(orient="records", lines=True))
+    tokens = TokenStore(DecisionLog(database_url(storage.root)))
+    if any(token.name == DEMO_CLIENT and not token.revoked_at for token in tokens.tokens()):
+        renew = f"python3 dev.py tokens revoke {DEMO_CLIENT} && python3 dev.py tokens create {DEMO_CLIENT}"
+        print(f"api token {DEMO_CLIENT} exists (a new one: {renew})")
+        return
+    print(f"api token (shown once, stored only as a hash): {tokens.create(DEMO_CLIENT, Scope.DECIDE)[1]}")
