@@ -13,7 +13,7 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features
 from credit_assets.defs.storage import StorageResource
-from credit_assets_tests.support.materialise import MONTHS, scored_root, write_small_landing
+from credit_assets_tests.support.materialise import MONTHS, SCORED_MONTH, scored_root, write_small_landing
 
 MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
 # The longest test files, longest first. pytest-xdist hands whole files to its workers in collection order (with
@@ -107,9 +107,6 @@ def scored_month_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             scored_root(root / "root", landing, MONTHS[:2], [SCORED_MONTH])
             (root / "done").touch()
     return root / "root"
-
-
-SCORED_MONTH = MONTHS[1]
 
 
 @pytest.fixture

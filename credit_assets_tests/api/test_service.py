@@ -15,10 +15,9 @@ from credit_assets.core.modeling.change_control import AWAITING, MODEL_RISK_ROLE
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.scoring import reason_columns
 from credit_assets.core.store import ArtifactStore
-from credit_assets_tests.conftest import SCORED_MONTH
 from credit_assets_tests.support.decision_service import RunningService, decision_service, forecasts_of, month_records
 from credit_assets_tests.support.e2e import postgres_server, wait_until
-from credit_assets_tests.support.materialise import copy_storage
+from credit_assets_tests.support.materialise import SCORED_MONTH, copy_storage
 
 BATCH = 250
 

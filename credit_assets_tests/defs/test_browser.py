@@ -1,20 +1,34 @@
 """The Dagster UI in real Chromium (Playwright): lineage, partitions, a run, a backfill, checks and their months."""
 
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from credit_assets.core.contract.quality import Rule
+from credit_assets.core.decisions import log as decision_log
+from credit_assets.core.decisions.log import DecisionLog
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.bad_files import set_value
 from credit_assets_tests.support.browser import chromium, screenshot, tab
 from credit_assets_tests.support.e2e import DagsterDev, dagster_dev, wait_until, write_instance
-from credit_assets_tests.support.materialise import INGEST, SCORE, failed_checks, failure_message, materialize_month
+from credit_assets_tests.support.live_decisions import decide, records_of, underwrite_month
+from credit_assets_tests.support.materialise import (
+    INGEST,
+    SCORE,
+    decision_log_of,
+    failed_checks,
+    failure_message,
+    materialize_month,
+)
+from credit_assets_tests.support.models_approval import DOCS_SCREENSHOT, DOCS_SCREENSHOT_ENV
 
 DEMO = GeneratorConfig(seed=3, history_rows=3_000, months=3, rows_per_month=1_000)
 # The last month lands with a birth date out of bounds: its blocking check fails and the month stops there.
@@ -27,6 +41,7 @@ LINEAGE = [
     "features",
     "model",
     "forecasts",
+    "decisions",
     "adverse_action_notices",
     "forecast_performance",
     "data_profile",
@@ -36,6 +51,7 @@ LINEAGE = [
     "decision_economics",
     "model_documentation",
 ]
+LIVE_ROWS = 300  # of the first scored month, decided live as the decision service decides them
 RUN_SECONDS = 5 * 60  # a launched run or backfill of raw_applications: a few process start-ups on 2 busy cores
 
 
@@ -57,9 +73,25 @@ def demo_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> I
             assert not broken.success and list(failed_checks(broken)) == [BROKEN_RULE]
             again = materialize_month(storage, RERUN, INGEST, instance=instance)  # last: the latest executions pass
             assert again.success, failure_message(again)
+            decide_live(storage, patch)
+            live = materialize_month(storage, SCORED[0], ["decisions", "adverse_action_notices"], instance=instance)
+            assert live.success, failure_message(live)
     with dagster_dev(home, storage.store.root) as server:
         server.query("mutation { setNuxSeen }")  # no "Join the Dagster community" dialog over the pages
         yield server
+
+
+def decide_live(storage: StorageResource, patch: pytest.MonkeyPatch) -> None:
+    """LIVE_ROWS of the first scored month decided live on its 2nd, the referrals underwritten on its 20th."""
+    year, month = map(int, SCORED[0].split("-"))
+    decided = decide(
+        storage, records_of(storage, SCORED[0])[:LIVE_ROWS], datetime(year, month, 2, 9, tzinfo=UTC), SCORED[0]
+    )
+    log = DecisionLog(decision_log_of(storage).url)
+    log.append(decided)
+    patch.setattr(decision_log, "now_utc", lambda: datetime(year, month, 20, 11, tzinfo=UTC))
+    underwrite_month(log, decided)
+    log.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +264,16 @@ def test_a_month_checked_twice_lists_both_executions(page: Page) -> None:
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text="Succeeded")).to_have_count(2)
     screenshot(page, "browser", "8-two-executions-of-one-month")
+
+
+def test_the_decisions_asset_folds_a_month_of_live_decisions(page: Page) -> None:
+    """The month's live decisions in the UI: counts, the override report and the blocking comparison with the batch."""
+    page.goto("/assets/decisions")
+    page.get_by_role("tab", name="Partitions").click()
+    page.get_by_role("textbox", name="Filter by name…").fill(SCORED[0])
+    page.get_by_text(SCORED[0], exact=True).filter(visible=True).first.click()
+    expect(page.get_by_role("row", name=f"dagster/row_count {LIVE_ROWS}")).to_be_visible()
+    expect(page.get_by_text("overrides_by_reason").first).to_be_visible()
+    kept = screenshot(page, "browser", "9-decisions-of-one-month", full_page=True)
+    if os.environ.get(DOCS_SCREENSHOT_ENV) == "1":
+        shutil.copy(kept, DOCS_SCREENSHOT.with_name("decisions_asset.png"))

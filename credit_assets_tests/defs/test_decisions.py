@@ -13,65 +13,21 @@ import pandas as pd
 import pytest
 
 from credit_assets.core.contract import schema
-from credit_assets.core.contract.landing import read_landing_csv
 from credit_assets.core.decisions import log as decision_log
-from credit_assets.core.decisions.live import check_records, decide_frame
 from credit_assets.core.decisions.log import (
     UNDERWRITER_REASONS,
     DecisionLog,
     LiveDecision,
-    new_decision_id,
-    request_sha256,
-    timestamp,
 )
-from credit_assets.core.modeling.registry import ModelRegistry
-from credit_assets.core.months import landing_file_name
-from credit_assets.core.scoring import NO_REASON, Cutoffs, reason_columns
 from credit_assets.core.store import read_json
 from credit_assets.defs.storage import StorageResource
-from credit_assets_tests.conftest import SCORED_MONTH
-from credit_assets_tests.support.materialise import copy_storage, decision_log_of, materialize_month
+from credit_assets_tests.support.live_decisions import decide, records_of, underwrite_month
+from credit_assets_tests.support.materialise import SCORED_MONTH, copy_storage, decision_log_of, materialize_month
 
 ID = schema.ID_COLUMN
 LIVE_ROWS = 900  # decided live; the month's other applications keep their batch forecasts only
 UNDERWRITTEN_AT = datetime(2020, 10, 20, 9, 30, tzinfo=UTC)  # inside the month, within 30 days of every decision
 RUN = ["decisions", "adverse_action_notices"]
-
-
-def json_value(value: Any) -> Any:
-    """A cell as JSON gives it: None when missing, numpy scalars as Python numbers."""
-    return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
-
-
-def records_of(storage: StorageResource, month: str) -> list[dict[str, Any]]:
-    """The month's landing file as JSON-like records without TARGET, as a caller sends them."""
-    frame = read_landing_csv(storage.store.landing_file(landing_file_name(month))).drop(columns=schema.TARGET_COLUMN)
-    return [{name: json_value(value) for name, value in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def decide(storage: StorageResource, records: list[dict[str, Any]], start: datetime) -> list[LiveDecision]:
-    """Decide the records as the service does, with the batch's champion and cut-offs, one second apart."""
-    forecasts = storage.store.read_table("forecasts", SCORED_MONTH, ["model_version"])
-    champion = ModelRegistry(storage.store.registry_dir).load(forecasts["model_version"].iloc[0])
-    cutoffs = Cutoffs(**read_json(storage.store.artifact_dir("forecasts", SCORED_MONTH) / "cutoffs.json"))
-    frame, failures = check_records(records)
-    assert frame is not None, failures[:3]
-    table = decide_frame(frame, champion, cutoffs)
-    return [
-        LiveDecision(
-            decision_id=new_decision_id(),
-            decided_at=timestamp(start + timedelta(seconds=i)),
-            application_id=int(row[ID]),
-            request_sha256=request_sha256(record),
-            inputs=record,
-            probability=float(row["default_probability"]),
-            decision=row["decision"],
-            reasons=tuple(row[c] for c in reason_columns() if row[c] != NO_REASON),
-            model_version=row["model_version"],
-            caller="test",
-        )
-        for i, (record, row) in enumerate(zip(records, table.to_dict(orient="records"), strict=True))
-    ]
 
 
 @dataclass(frozen=True)
@@ -82,23 +38,6 @@ class LiveMonth:
     final: dict[int, str]  # application -> final decision
     underwritten: dict[int, str]  # application -> underwriter's reason code
     records: list[dict[str, Any]]
-
-
-def underwrite_month(log: DecisionLog, decided: list[LiveDecision]) -> dict[int, str]:
-    """Every referral decided (approve and decline in turn), one automatic approve overridden to a decline and one
-    automatic decline to an approval; returns the reason code per application."""
-    codes = {}
-    referrals = [d for d in decided if d.decision == "review"]
-    for i, referral in enumerate(referrals):
-        final, code = ("approve", "income_verified") if i % 2 else ("decline", "income_not_verified")
-        log.underwrite(referral.decision_id, "uw1", final, code, "documents checked")
-        codes[referral.application_id] = code
-    approved = next(d for d in decided if d.decision == "approve")
-    declined = next(d for d in decided if d.decision == "decline")
-    log.underwrite(approved.decision_id, "uw2", "decline", "excessive_obligations", "other debts found")
-    log.underwrite(declined.decision_id, "uw2", "approve", "compensating_factors", "large deposit")
-    codes[approved.application_id], codes[declined.application_id] = "excessive_obligations", "compensating_factors"
-    return codes
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_f
 
 SMALL = GeneratorConfig(seed=11, history_rows=4_000, months=3, rows_per_month=1_500)
 MONTHS = SMALL.month_keys  # history 2020-09, then 2020-10 .. 2020-12
+SCORED_MONTH = MONTHS[1]  # the month conftest's shared `scored_month_root` has scored
 INGEST = ["raw_applications", "validated_applications", "features"]
 SCORE = [*INGEST, "model", "forecasts", "forecast_performance"]
 # One LightGBM thread: OpenMP threads that spin for a busy core slow training tens of times. Most tests judge one
