@@ -10,6 +10,7 @@ model input. Features whose reasons share a factor family give one statement on 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -153,19 +154,28 @@ def build_features(validated: pd.DataFrame) -> pd.DataFrame:
     )
     for name, is_code in sentinels.items():
         exact[name] = exact[name].where(~is_code)
-    columns: dict[str, pd.Series] = {
-        schema.ID_COLUMN: validated[schema.ID_COLUMN].astype(np.int64),
-        schema.TARGET_COLUMN: validated.get(schema.TARGET_COLUMN, pd.Series(np.nan, index=validated.index)).astype(
-            np.float32
-        ),
+    # Whole-frame casts and plain arrays: column by column, pandas' fixed cost per operation is most of the time a
+    # decision of a few rows takes, and the same values come out either way.
+    numeric = [col.name for col in inputs if not col.is_text]
+    plain = validated[[name for name in numeric if name not in sentinels]].astype(np.float32)
+    as_float32 = {
+        **plain.to_dict(orient="series"),
+        **exact[list(sentinels)].astype(np.float32).to_dict(orient="series"),
     }
-    for col in inputs:
-        source = exact if col.name in sentinels else validated
-        columns[col.name] = source[col.name] if col.is_text else source[col.name].astype(np.float32)
+    columns: dict[str, Any] = {
+        schema.ID_COLUMN: validated[schema.ID_COLUMN].to_numpy(dtype=np.int64),
+        schema.TARGET_COLUMN: (
+            validated[schema.TARGET_COLUMN].to_numpy(dtype=np.float32)
+            if schema.TARGET_COLUMN in validated.columns
+            else np.full(len(validated), np.nan, dtype=np.float32)
+        ),
+        **{name: as_float32[name].to_numpy() for name in numeric},
+        **{col.name: validated[col.name].array for col in inputs if col.is_text},
+    }
     for name, computed in derived.items():
-        columns[name] = computed.compute(exact).replace([np.inf, -np.inf], np.nan).astype(np.float32)
+        columns[name] = computed.compute(exact).replace([np.inf, -np.inf], np.nan).to_numpy(dtype=np.float32)
     order = [schema.ID_COLUMN, schema.TARGET_COLUMN, *feature_names()]
-    return pd.DataFrame({name: columns[name] for name in order})  # built in order: no reordering copy
+    return pd.DataFrame({name: columns[name] for name in order}, index=validated.index)
 
 
 def feature_sources() -> dict[str, tuple[str, ...]]:

@@ -39,6 +39,7 @@ PLAIN_STEPS = {
     "features": "preparing the features",
     "model": "training the model",
     "forecasts": "scoring the applications",
+    "decisions": "comparing the live decisions with the batch",
     "adverse_action_notices": "writing the adverse-action notices",
     **dict.fromkeys(
         [

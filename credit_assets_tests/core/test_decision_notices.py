@@ -83,3 +83,15 @@ def test_the_override_report_counts_by_reason_and_group() -> None:
     assert sex["F"] == (1, 2) and sex["M"] == (1, 1)
     ages = {row["group"]: row["overrides"] for row in report.by_group["age_band"]}
     assert ages["62+"] == 1 and ages["25-34"] == 1
+
+
+def test_an_underwriter_approval_after_the_deadline_is_late_too() -> None:
+    """Regulation B's 30 days are for notice of any action taken on the application, an approval included."""
+    referral = live(9, "review", 1)
+    table = monitoring.month_table(
+        [referral], {"d9": underwritten(referral, "approve", "income_verified", "2020-11-05")}
+    )
+    made = notices.month_notices(table, None, "2020-10", NoticeSettings())
+    found = notices.timeliness(table, made, datetime(2020, 11, 6, tzinfo=UTC))
+    assert len(made) == 0 and found.late == 1
+    assert found.examples[0]["problem"] == "approval too late" and found.examples[0]["notice_date"] == "2020-11-05"

@@ -111,17 +111,21 @@ def offenders(table: pd.DataFrame, notices: pd.DataFrame, today: date) -> list[d
             found.append(_offender(row, "notice too late", dated[row[ID]]))
         elif row[FINAL] == "review" and today.isoformat() > deadline:
             found.append(_offender(row, "referral undecided"))
+        elif row[FINAL] == "approve" and row["decided_by"] == "underwriter" and row["underwritten_at"][:10] > deadline:
+            # Regulation B's 30 days are for notice of any action taken: an approval told late is late too
+            found.append(_offender(row, "approval too late", row["underwritten_at"][:10]))
     return found
 
 
 def timeliness(table: pd.DataFrame, notices: pd.DataFrame, as_of: datetime) -> Timeliness:
     """Judge the month's live decisions and notices at `as_of` (the check's time: a waiting referral ages)."""
     found = offenders(table, notices, as_of.date())
-    count = {problem: sum(o["problem"] == problem for o in found) for problem in ("no notice", "notice too late")}
+    problems = ("no notice", "notice too late", "approval too late")
+    count = {problem: sum(o["problem"] == problem for o in found) for problem in problems}
     return Timeliness(
         as_of=as_of.isoformat(timespec="seconds"),
         judged=int((latest_per_application(table)[FINAL] == "decline").sum()),
-        late=count["notice too late"],
+        late=count["notice too late"] + count["approval too late"],
         unnoticed=count["no notice"],
         overdue_referrals=sum(o["problem"] == "referral undecided" for o in found),
         batch_only=int((notices["application_date"] == "").sum()),
@@ -135,7 +139,8 @@ def declines_noticed_within_deadline(found: Timeliness) -> Verdict:
     problems = found.late + found.unnoticed + found.overdue_referrals
     told = (
         f"{found.judged} live final decline(s) judged at {found.as_of}: {found.late} noticed more than "
-        f"{found.notice_days} days after the application, {found.unnoticed} without a notice, "
+        f"{found.notice_days} days after the application (or approved by an underwriter after them), "
+        f"{found.unnoticed} without a notice, "
         f"{found.overdue_referrals} referral(s) undecided after {found.notice_days} days; "
         f"{found.batch_only} batch decline(s) reported, not judged (no application date in the monthly file)"
     )
