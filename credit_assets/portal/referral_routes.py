@@ -8,7 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from credit_assets.core.decisions.log import UNDERWRITER_REASONS, DecisionLogError, LiveDecision, Underwriting
+from credit_assets.core.decisions.log import (
+    UNDERWRITER_REASONS,
+    DecisionLogError,
+    LiveDecision,
+    Underwriting,
+    notice_deadline,
+)
+from credit_assets.core.decisions.notices import underwriter_reasons
 from credit_assets.portal import referrals
 from credit_assets.portal.audit import AuditEvent, bounded
 from credit_assets.portal.users import User
@@ -118,11 +125,21 @@ def _application_page(request: Request, decision: LiveDecision) -> Response:
         "referral": shown,
         "entry": entry,
         "entry_reason": UNDERWRITER_REASONS[entry.reason_code].label if entry else "",
+        "notice": notice_of(decision, entry),
         "offered": referrals.offered_decisions(decision.decision),
         "reasons": referrals.reasons_by_decision(),
         "limits": {"min": MIN_COMMENT, "max": MAX_COMMENT},
     }
     return page(request, "referral.html", **context)
+
+
+def notice_of(decision: LiveDecision, entry: Underwriting | None) -> dict[str, object] | None:
+    """The adverse-action notice an underwriter's decline owes the applicant now: its date and reasons, the
+    underwriter's statement first (the monthly notices asset records the same)."""
+    if entry is None or entry.final_decision != "decline":
+        return None
+    reasons = [reason for reason in underwriter_reasons(entry.reason_code, list(decision.reasons)) if reason]
+    return {"date": entry.decided_at[:10], "reasons": reasons, "deadline": notice_deadline(decision.decided_at)}
 
 
 def _about(decision: LiveDecision) -> str:

@@ -160,6 +160,9 @@ def test_a_decided_referral_leaves_the_queue_is_audited_and_cannot_be_decided_ag
     assert f"Recorded: application {decided.application_id} declined, reason: Income could not be verified." in queue
     assert rows_of(queue) == [waiting.decision_id]
     assert "Recorded:" not in client.get("/referrals").text  # the confirmation is shown once
+    page = client.get(f"/referrals/{decided.decision_id}").text  # the notice owed, the underwriter's reason first
+    owed = page[page.index("Adverse-action notice owed") :]
+    assert "Unable to verify income" in owed and owed.index("Unable to verify income") < owed.index(decided.reasons[0])
     again = decide(client, decided, "approve", "income_verified")  # a second tab's stale form
     assert again.status_code == 409 and f"was decided by {UNDERWRITER}" in again.text
     assert last_audit(store) == (UNDERWRITER, "underwriting", "refused: already decided")
