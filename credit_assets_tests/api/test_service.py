@@ -3,21 +3,28 @@ real decision log in SQLite and in PostgreSQL, and the batch's forecasts of the 
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from credit_assets.core.decisions.log import DECISIONS
+from credit_assets.core.contract import schema
+from credit_assets.core.contract.schema import ID_COLUMN
+from credit_assets.core.decisions import log as decision_log
+from credit_assets.core.decisions.log import DECISIONS, DecisionLog
 from credit_assets.core.decisions.tokens import Scope, TokenStore
 from credit_assets.core.modeling.change_control import AWAITING, MODEL_RISK_ROLE
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.scoring import reason_columns
 from credit_assets.core.store import ArtifactStore
+from credit_assets.defs.storage import StorageResource
 from credit_assets_tests.support.decision_service import RunningService, decision_service, forecasts_of, month_records
 from credit_assets_tests.support.e2e import postgres_server, wait_until
-from credit_assets_tests.support.materialise import SCORED_MONTH, copy_storage
+from credit_assets_tests.support.live_decisions import decide
+from credit_assets_tests.support.materialise import SCORED_MONTH, copy_storage, materialize_month
 
 BATCH = 250
 
@@ -148,6 +155,14 @@ def test_an_approved_promotion_is_picked_up_without_a_restart(service: RunningSe
     assert {d["model_version"] for d in after["decisions"]} == {challenger}
 
 
+def test_the_service_describes_itself_from_the_contract(service: RunningService) -> None:
+    described = httpx.get(f"{service.url}/openapi.json").json()
+    assert {"/v1/decision", "/v1/decisions", "/v1/decisions/{decision_id}", "/v1/champion"} <= set(described["paths"])
+    body = described["paths"]["/v1/decision"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    fields = body["properties"]
+    assert list(fields) == schema.column_names(with_target=False)  # every contract column, TARGET absent
+
+
 def _version(service: RunningService) -> str:
     with service.client(service.read_token) as reader:
         return reader.get("/v1/champion").json()["model_version"]
@@ -171,3 +186,19 @@ def test_postgresql_holds_the_log_append_only(scored_month_root: Path, tmp_path:
             assert np.array_equal(probabilities, [a["default_probability"] for a in answers])  # doubles, exactly
             with service.log.engine.begin() as connection, pytest.raises(sa.exc.DatabaseError, match="append-only"):
                 connection.execute(DECISIONS.delete())
+        # the month's fold and notices read the same PostgreSQL: decisions made in the scored month, one declined
+        # by an underwriter after 40 days (the notice check must fail the month, naming it)
+        storage = StorageResource(root=str(root))
+        arrived = datetime(2020, 10, 2, 9, tzinfo=UTC)
+        decided = decide(storage, [{**r, "SK_ID_CURR": 997_000_000 + i} for i, r in enumerate(records)], arrived)
+        log = DecisionLog(url)
+        log.append(decided)
+        referral = next(d for d in decided if d.decision != "approve")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(decision_log, "now_utc", lambda: arrived + timedelta(days=40))
+            log.underwrite(referral.decision_id, "uw", "decline", "income_not_verified", "no payslips sent")
+        result = materialize_month(storage, SCORED_MONTH, ["decisions", "adverse_action_notices"], log_url=url)
+        verdicts = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert verdicts["live_matches_batch"] and not verdicts["declines_noticed_within_30_days"]
+        notices = storage.store.read_table("adverse_action_notices", SCORED_MONTH)
+        assert referral.application_id in set(notices[ID_COLUMN])

@@ -66,11 +66,13 @@ def materialize_month(
     model_config: dict | None = None,
     instance: dg.DagsterInstance | None = None,
     op_configs: dict[str, dict] | None = None,
+    log_url: str = "",
 ) -> dg.ExecuteInProcessResult:
-    """Materialise the selected assets (and their checks) for one month with the real Dagster machinery."""
+    """Materialise the selected assets (and their checks) for one month with the real Dagster machinery; the
+    decision log is the storage root's own SQLite one unless `log_url` names another database."""
     if instance is None:  # a fresh instance per call: Dagster's load context must not outlive an earlier test's
         with dg.instance_for_test() as fresh:
-            return materialize_month(storage, month, selection, model_config, fresh, op_configs)
+            return materialize_month(storage, month, selection, model_config, fresh, op_configs, log_url)
     configs = dict(op_configs or {})
     if "model" in selection:
         configs["model"] = {**FAST_MODEL, **(model_config or {})}
@@ -78,7 +80,10 @@ def materialize_month(
         [*ASSETS, *CHECKS],
         selection=selection,
         partition_key=month,
-        resources={"storage": storage, "decision_log": decision_log_of(storage)},
+        resources={
+            "storage": storage,
+            "decision_log": DecisionLogResource(url=log_url) if log_url else decision_log_of(storage),
+        },
         run_config={"ops": {op: {"config": config} for op, config in configs.items()}},
         instance=instance,
         raise_on_error=False,
