@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 from dagster._core.test_utils import freeze_time  # the clock the freshness check reads
 
 from credit_assets.core.months import landing_file_name
@@ -20,7 +21,7 @@ from credit_assets.defs.run_notifications import (
     run_success_notifier,
 )
 from credit_assets.defs.storage import StorageResource
-from credit_assets_tests.support.materialise import ASSETS, MONTHS, materialize_month, storage_with
+from credit_assets_tests.support.materialise import ASSETS, MONTHS, decision_log_of, materialize_month, storage_with
 
 MONTH = MONTHS[1]  # 2020-10, closed on 2020-11-01
 
@@ -157,12 +158,14 @@ def test_without_a_webhook_only_the_log_is_written(
 
 
 def _run_freshness(instance: dg.DagsterInstance, storage: StorageResource, at: datetime) -> dg.AssetCheckEvaluation:
-    with freeze_time(at):
+    # no definitions-state storage: under three test workers one of a disposed instance was found here, and the
+    # freshness check reads none
+    with freeze_time(at), set_defs_state_storage(None):
         result = dg.materialize(
             [*ASSETS, *forecast_freshness_checks],
             selection=dg.AssetSelection.checks(*forecast_freshness_checks),
             instance=instance,
-            resources={"storage": storage},
+            resources={"storage": storage, "decision_log": decision_log_of(storage)},
         )
     (evaluation,) = result.get_asset_check_evaluations()
     return evaluation
