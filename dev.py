@@ -178,13 +178,16 @@ def demo(args: list[str]) -> None:
     to log in once both answer, and serve until Ctrl-C."""
     port, portal_port = option(args, "--port", "3000"), option(args, "--portal-port", "8000")
     api_port = option(args, "--api-port", "8001")
-    env = demo_env(datetime.now(UTC).date())  # Dagster's monthly partitions end at the last complete UTC month
-    login = run_holding_back_login([PYTHON, "-m", "credit_assets.cli", "demo"], env)
     urls = {
         "Dagster UI": f"http://127.0.0.1:{port}",
         "Portal": f"http://127.0.0.1:{portal_port}",
         "Decision API": f"http://127.0.0.1:{api_port}",
     }
+    taken = [url for url in urls.values() if answers(url)]
+    if taken:  # another process would answer in place of the demo's own (an earlier demo still running)
+        raise SystemExit(f"something already answers at {', '.join(taken)}: stop it, or choose other ports ({USAGE})")
+    env = demo_env(datetime.now(UTC).date())  # Dagster's monthly partitions end at the last complete UTC month
+    login = run_holding_back_login([PYTHON, "-m", "credit_assets.cli", "demo"], env)
     portal_command = ["portal", "--port", portal_port, "--dagster-url", urls["Dagster UI"]]
     # the daemon's info lines (a sensor tick every 30 s) would bury the login block; warnings and errors still show
     dagster_command = ["dev", "--host", "127.0.0.1", "--port", port, "--log-level", "warning"]

@@ -9,6 +9,7 @@ flood rate-limited there as in the portal.
 """
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -284,6 +285,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.champion.start()
+        # The imports and the model are millions of long-lived objects: frozen out of the collector, a full
+        # collection no longer walks them while a batch of decisions waits (p99 300 -> 175 ms at 150 decisions/s)
+        gc.collect()
+        gc.freeze()
         service.batcher.start()
         yield
         service.batcher.stop()

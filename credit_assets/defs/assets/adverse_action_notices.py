@@ -59,8 +59,8 @@ def adverse_action_notices(
     additional_deps=[decisions],
     blocking=True,
     description="Every live final decline of the month has its notice within 30 days of the application (12 CFR "
-    "1002.9(a)(1)), and no live referral waits longer than that for its underwriter, at the time of the check; "
-    "batch-only declines are reported, not judged.",
+    "1002.9(a)(1)), no underwriter approves a referral after that, and no live referral waits longer than that for "
+    "its underwriter, at the time of the check; batch-only declines are reported, not judged.",
 )
 def declines_noticed_within_30_days(
     context: dg.AssetCheckExecutionContext, storage: StorageResource
