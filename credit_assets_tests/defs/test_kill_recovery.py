@@ -86,6 +86,8 @@ def test_a_killed_daemon_and_run_are_recovered_and_the_month_completes_once(tmp_
     decisions = [entry for entry in registry.promotions() if change_control.kind(entry) == change_control.MONTH]
     assert [entry["month"] for entry in decisions[: len(MONTHS) - 1]] == MONTHS[1:]
     assert {entry["month"] for entry in decisions[len(MONTHS) - 1 :]} == {CRASHED}  # killed before or after deciding
-    assert decisions[-1]["trigger"]["run_id"] == retry.run_id
+    # the month's decision is the retry's, or the killed run's when its (short, kept-champion) model step had
+    # finished before the kill and the retry re-executed only the failed steps
+    assert decisions[-1]["trigger"]["run_id"] in (crashed.run_id, retry.run_id)
     pd.testing.assert_frame_equal(sorted_forecasts(storage_root, CRASHED), before, check_exact=True)
     assert sorted_export(storage_root, CRASHED) == before_export
