@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -148,11 +149,14 @@ class DecisionBatcher:
             for job in jobs:
                 job.answer.set_exception(NoChampion(self.champion.current.why_none))
             return
-        fresh = self._settle_known(self._keeping_contract(jobs))
+        records = [record for job in jobs for record in job.inputs]
+        frame = records_frame(records)  # typed once: judged by the contract, then the fresh jobs' rows decided
+        starts = dict(zip(map(id, jobs), np.cumsum([0, *(len(job.inputs) for job in jobs)])[:-1], strict=True))
+        fresh = self._settle_known(self._keeping_contract(jobs, frame, records))
         if not fresh:
             return
-        frame = records_frame([record for job in fresh for record in job.inputs])
-        table = decide_frame(frame, model, self.cutoffs)
+        rows = np.concatenate([np.arange(starts[id(job)], starts[id(job)] + len(job.inputs)) for job in fresh])
+        table = decide_frame(frame.iloc[rows].reset_index(drop=True), model, self.cutoffs)
         decided_at, start, decided = timestamp(now_utc()), 0, []
         for job in fresh:
             decided.append(_decisions(job, table.iloc[start : start + len(job.inputs)], model.version, decided_at))
@@ -166,11 +170,10 @@ class DecisionBatcher:
         for job, decisions in zip(fresh, decided, strict=True):
             job.answer.set_result(Decided(decisions))
 
-    def _keeping_contract(self, jobs: list[Job]) -> list[Job]:
+    def _keeping_contract(self, jobs: list[Job], frame: pd.DataFrame, records: list[dict]) -> list[Job]:
         """The jobs whose records keep the contract's row rules, judged for the whole batch at once (the rules cost
         about the same for one record as for a hundred); the others are answered with their failures."""
-        records = [record for job in jobs for record in job.inputs]
-        failures = value_failures(records_frame(records), records)
+        failures = value_failures(frame, records)
         kept, start = [], 0
         for job in jobs:
             own = [replace(f, record=f.record - start) for f in failures if start <= f.record < start + len(job.inputs)]

@@ -1,6 +1,5 @@
 """A real decision service (`credit-assets serve` in its own process) on a storage root, and a client for it."""
 
-import json
 import os
 import subprocess
 import sys
@@ -13,13 +12,12 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from credit_assets.core.contract import schema
-from credit_assets.core.contract.landing import read_landing_csv
 from credit_assets.core.decisions.log import DECISION_DB_ENV, DecisionLog
 from credit_assets.core.decisions.tokens import Scope, TokenStore
-from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
+from credit_assets.defs.storage import StorageResource
 from credit_assets_tests.support.e2e import HOST, free_port, log_tail, stop_process_group, wait_until
+from credit_assets_tests.support.live_decisions import records_of
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,7 @@ class RunningService:
 
 def month_records(root: Path, month: str) -> list[dict[str, Any]]:
     """The month's landing file as the JSON records a caller would send (every contract column, TARGET absent)."""
-    raw = read_landing_csv(ArtifactStore(root).landing_file(landing_file_name(month)))
-    return json.loads(raw.drop(columns=schema.TARGET_COLUMN, errors="ignore").to_json(orient="records"))
+    return records_of(StorageResource(root=str(root)), month)
 
 
 def service_env(root: Path, secrets_dir: Path, database_url: str) -> dict[str, str]:

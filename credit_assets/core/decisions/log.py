@@ -303,10 +303,6 @@ class DecisionLog:
         with self.engine.connect() as connection:
             return [_decision(row) for row in connection.execute(query)]
 
-    def months(self) -> list[str]:
-        with self.engine.connect() as connection:
-            return sorted(connection.execute(sa.select(DECISIONS.c.month).distinct()).scalars())
-
     def underwriting_of(self, decision_ids: Iterable[str]) -> dict[str, Underwriting]:
         ids = list(decision_ids)
         query = sa.select(UNDERWRITING).where(UNDERWRITING.c.decision_id.in_(ids))
@@ -367,11 +363,6 @@ def decisions_frame(decisions: list[LiveDecision]) -> pd.DataFrame:
     frame["decided_at"] = [d.decided_at for d in decisions]
     frame["caller"] = [d.caller for d in decisions]
     return frame
-
-
-def inputs_frame(decisions: list[LiveDecision]) -> pd.DataFrame:
-    """The logged records in the contract's column order (as the monthly file holds them, without TARGET)."""
-    return pd.DataFrame([d.inputs for d in decisions], columns=schema.column_names(with_target=False))
 
 
 def notice_deadline(applied_at: str) -> str:
