@@ -199,7 +199,8 @@ def free_port() -> int:
 
 
 def start_service(root: Path, work: Path, workers: int, port: int) -> tuple[subprocess.Popen, str]:
-    from credit_assets.core.decisions.log import DECISION_DB_ENV, DecisionLog
+    from credit_assets.core.databases import DECISION_DB_ENV
+    from credit_assets.core.decisions.log import DecisionLog
     from credit_assets.core.decisions.tokens import Scope, TokenStore
 
     database = work / f"decision_log_{workers}w.sqlite"
@@ -274,8 +275,9 @@ def promotion_during_load(root: Path, port: int, token: str, load: Load, clients
 
     from credit_assets.core.modeling.change_control import AWAITING, MODEL_RISK_ROLE
     from credit_assets.core.modeling.registry import ModelRegistry
+    from credit_assets.core.store import ArtifactStore
 
-    registry = ModelRegistry(root / "registry")
+    registry = ModelRegistry(ArtifactStore.at(root).blobs)
     entry = registry.promotions()[-1]
     old = entry["champion"]
     new = next(c["version"] for c in entry["candidates"] if c["version"] != old)
@@ -397,7 +399,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, float, float | None, boo
 
 
 def write(results: dict[str, Any]) -> None:
-    from credit_assets.core.store import write_text
+    from credit_assets.core.blobs import write_text
 
     write_text(DOCS / "decision_api_benchmark.json", json.dumps(results, indent=2) + "\n")
     write_text(DOCS / "decision_api_benchmark.md", markdown(results))

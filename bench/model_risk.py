@@ -47,8 +47,8 @@ from bench.benchmark import (  # noqa: E402
     prepare_scale,
 )
 from bench.measure import PROJECT_DIR, imported_from  # noqa: E402
+from credit_assets.core.blobs import write_text  # noqa: E402
 from credit_assets.core.modeling.settings import ModelSettings  # noqa: E402
-from credit_assets.core.store import ArtifactStore, write_text  # noqa: E402
 
 BEFORE_COMMIT = "5376b8a"  # main before issue 27: every month develops (trains) its models
 BEFORE, AFTER = "before", "after"
@@ -163,7 +163,7 @@ def checkouts(args: argparse.Namespace, work: Path) -> tuple[dict[str, Path], di
 def month_entries(root: Path) -> list[dict[str, Any]]:
     """The promotion log's month decisions (entries before change control have no kind: they are month decisions),
     oldest first; read as plain lines, so a log of either checkout reads the same."""
-    path = ArtifactStore(root / "data").registry_dir / "promotions.jsonl"
+    path = root / "data" / "registry" / "promotions.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     return [entry for entry in map(json.loads, filter(None, lines)) if entry.get("kind", "month") == "month"]
 

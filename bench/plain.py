@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from credit_assets.core.contract import quality, schema
-from credit_assets.core.contract.landing import read_landing_csv
+from credit_assets.core.contract.landing import parse_landing_csv
 from credit_assets.core.contract.normalise import normalise
+from credit_assets.core.databases import studies_url
 from credit_assets.core.features import build_features
 from credit_assets.core.modeling.charts import model_charts
 from credit_assets.core.modeling.month_model import choose_champion, train_month_models
@@ -24,7 +25,7 @@ from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import training_data
 from credit_assets.core.months import landing_file_name, previous_month
 from credit_assets.core.scoring import Cutoffs, audit, score
-from credit_assets.core.store import ArtifactStore, write_bytes, write_csv
+from credit_assets.core.store import FORECASTS_EXPORT, ArtifactStore
 
 Stages = list[dict[str, Any]]
 
@@ -40,7 +41,8 @@ def stage(stages: Stages, name: str) -> Iterator[None]:
 def ingest(store: ArtifactStore, month: str, stages: Stages) -> Any:
     """Landing CSV -> raw table -> GX suite -> validated table -> feature table; returns the features."""
     with stage(stages, "read_landing_csv"):
-        raw = read_landing_csv(store.landing_file(landing_file_name(month)))
+        name = landing_file_name(month)
+        raw = parse_landing_csv(name, store.read_landing(name))
     with stage(stages, "write_raw"):
         store.write_table("raw_applications", month, raw)
     with stage(stages, "validate_gx"):
@@ -65,10 +67,10 @@ def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Sta
     with stage(stages, "read_training_data"):
         load = lambda key, columns: store.read_table("features", key, columns)  # noqa: E731
         data = training_data(store.table_months("features"), load, month, settings)
-    registry = ModelRegistry(store.registry_dir)
+    registry = ModelRegistry(store.blobs)
     with stage(stages, "train_and_gate"):
         trained = train_month_models(
-            month, data, settings, store.optuna_storage_url, registry.champion(previous_month(month))
+            month, data, settings, studies_url(store), registry.champion(previous_month(month))
         )
         champion = choose_champion(settings.promotion_rule, trained.candidates)
     if champion is None:
@@ -81,7 +83,7 @@ def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Sta
         charts = model_charts(champion.model.card, trained.validation_labels, champion.validation_raw,
                               champion.validation_calibrated)  # fmt: skip
         for name, png in charts.items():
-            write_bytes(store.artifact_dir("model", month) / name, png)
+            store.write_report_file("model", month, name, png)
     return models[champion.family], models[champion.family].version
 
 
@@ -91,7 +93,7 @@ def forecast(store: ArtifactStore, month: str, frame: Any, booster: Any, version
         table = score(frame, booster, Cutoffs())
     with stage(stages, "write_forecasts"):
         store.write_table("forecasts", month, table)
-        path = write_csv(store.forecasts_dir / f"forecasts_{month}.csv", table)
+        path = store.write_export(FORECASTS_EXPORT, month, table)
     with stage(stages, "audit_forecasts"):
         found = audit(table, frame[schema.ID_COLUMN])
     if not all(found.verdicts().values()):

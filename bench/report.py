@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from credit_assets.core.store import write_text
+from credit_assets.core.blobs import write_text
 
 LIBRARIES = (
     "dagster",

@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from credit_assets.core.contract import schema
 from credit_assets.core.months import FIRST_MONTH, month_sequence
+from credit_assets.core.store import LANDING
 from credit_assets.definitions import defs
 from credit_assets.defs.decision_log import DecisionLogResource
 from credit_assets.defs.forecast_freshness import forecast_freshness_checks
@@ -140,8 +141,9 @@ def measure(rows: int, rows_per_month: int, seed: int, work: Path) -> dict[str, 
     """Generate, split and run every month; the figures of each scored month."""
     source = sample_file(rows, seed, work)
     storage = StorageResource(root=str(work / "root"))
-    storage.store.landing_dir.mkdir(parents=True)
-    written = split_real(source, storage.store.landing_dir, any_size=True, block_rows=rows_per_month)
+    landing = storage.store.local_folder(LANDING)
+    landing.mkdir(parents=True)
+    written = split_real(source, landing, any_size=True, block_rows=rows_per_month)
     keys = month_sequence(FIRST_MONTH, len(written))
     started = time.perf_counter()
     with dg.instance_for_test() as instance:

@@ -25,23 +25,29 @@ def since_launch(moment: float | None = None) -> float:
     return (time.time() if moment is None else moment) - LAUNCH
 
 
-def storage_root() -> Path:
-    return Path(os.environ["CREDIT_ASSETS_STORAGE_ROOT"])
+def store() -> Any:
+    """The storage the run writes to (imported here: the script times its own imports)."""
+    from credit_assets.core.store import ArtifactStore
+
+    return ArtifactStore.at(os.environ["CREDIT_ASSETS_STORAGE_ROOT"])
 
 
 def forecast_file(month: str) -> dict[str, Any]:
-    """Path and SHA-256 of the month's forecast export (None when it was not written)."""
-    path = storage_root() / "forecasts" / f"forecasts_{month}.csv"
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
-    return {"forecast_file": str(path), "forecast_sha256": digest}
+    """Location and SHA-256 of the month's forecast export (None when it was not written)."""
+    from credit_assets.core.store import FORECASTS_EXPORT, MissingArtifact
+
+    try:
+        digest = hashlib.sha256(store().read_export(FORECASTS_EXPORT, month)).hexdigest()
+    except MissingArtifact:
+        digest = None
+    return {"forecast_file": store().location(f"forecasts/forecasts_{month}.csv"), "forecast_sha256": digest}
 
 
 def model_card(month: str) -> dict[str, Any]:
     """What the month's stored model card says about tuning, early stopping and validation AUC."""
     from credit_assets.core.modeling.registry import ModelRegistry
-    from credit_assets.core.store import ArtifactStore
 
-    found = ModelRegistry(ArtifactStore(storage_root()).registry_dir).champion(month)
+    found = ModelRegistry(store().blobs).champion(month)
     if found is None:
         return {}
     card = found.card
@@ -63,12 +69,11 @@ def model_card(month: str) -> dict[str, Any]:
 def plain_worker(args: argparse.Namespace) -> dict[str, Any]:
     """The month's core path as a plain script."""
     from bench import plain
-    from credit_assets.core.store import ArtifactStore
 
     gc.freeze()  # as the platform's code location does after its imports (no measurable effect on this script)
     imported = since_launch()
     stages: plain.Stages = []
-    plain.run_month(ArtifactStore(storage_root()), args.month, json.loads(args.model_config), stages)
+    plain.run_month(store(), args.month, json.loads(args.model_config), stages)
     done = since_launch()
     return {
         "success": True,
@@ -226,7 +231,7 @@ def main() -> int:
         report = {"success": False, "error": traceback.format_exc()}
         print(report["error"], file=sys.stderr)
     report["reported_s"] = since_launch()
-    from credit_assets.core.store import write_text
+    from credit_assets.core.blobs import write_text
 
     # whole or absent: the backfill starts the next month when the report appears
     write_text(Path(args.report), json.dumps(report, indent=1, default=str))

@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from credit_assets.core.databases import studies_url
 from credit_assets.core.decisions.tokens import Scope as TokenScope
 from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import FIRST_MONTH, checked_month, history_note
 from credit_assets.core.scoring import Cutoffs
-from credit_assets.core.store import ArtifactStore, default_root
+from credit_assets.core.store import GENERATOR_TRUTH, LANDING, ArtifactStore, default_root
 from credit_assets.portal.audit import AuditLogBroken
 from credit_assets.portal.security import default_secrets_dir
 from credit_assets.portal.users import Role, UserStore
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from credit_assets.portal.web import PortalSettings
 
 _SIZE_OPTIONS = ("history_rows", "months", "rows_per_month")
-_STORAGE = ArtifactStore(Path(default_root()).resolve())
+_STORAGE = ArtifactStore.at(default_root())
 
 
 @dataclass(frozen=True)
@@ -68,10 +67,15 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--disparity-strength", type=float, default=1.0, help="standard deviations the group's credit scores drop"
     )
-    parser.add_argument("--landing-dir", type=Path, default=_STORAGE.landing_dir)
-    parser.add_argument(
-        "--truth-dir", type=Path, default=_STORAGE.generator_truth_dir, help="for the true default probabilities"
-    )
+    _add_local_folder_argument(parser, "--landing-dir", LANDING, "where the landing files are written")
+    _add_local_folder_argument(parser, "--truth-dir", GENERATOR_TRUTH, "for the true default probabilities")
+
+
+def _add_local_folder_argument(parser: argparse.ArgumentParser, flag: str, name: str, what: str) -> None:
+    """A folder the command writes files to: by default the local store's, required when the store is remote (copy
+    the files into its landing area then, e.g. `aws s3 cp`)."""
+    default = _STORAGE.local_folder(name)
+    parser.add_argument(flag, type=Path, default=default, required=default is None, help=what)
 
 
 def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
@@ -104,7 +108,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 def _add_split_real_arguments(parser: argparse.ArgumentParser) -> None:
     """The real file, the landing folder and the size override."""
     parser.add_argument("path", type=Path, help="the real application_train.csv")
-    parser.add_argument("--landing-dir", type=Path, default=_STORAGE.landing_dir)
+    _add_local_folder_argument(parser, "--landing-dir", LANDING, "where the landing files are written")
     parser.add_argument(
         "--any-size",
         action="store_true",
@@ -132,13 +136,13 @@ def _run_demo(_args: argparse.Namespace) -> int:
 
     with dg.DagsterInstance.get() as instance:
         run_demo(instance)
-    ensure_demo_users(_users(_STORAGE.root))
+    ensure_demo_users(_users(default_root()))
     ensure_demo_client(_STORAGE)
     return 0
 
 
-def _users(root: Path) -> UserStore:
-    return UserStore(ArtifactStore(root.resolve()).portal_users_file)
+def _users(root: str) -> UserStore:
+    return UserStore(ArtifactStore.at(root).portal_users_file)
 
 
 def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +152,7 @@ def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input instead of generating one"
     )
-    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--root", default=default_root(), help="storage root: a folder or an s3:// URL")
 
 
 def _run_add_user(args: argparse.Namespace) -> int:
@@ -166,7 +170,7 @@ def _run_add_user(args: argparse.Namespace) -> int:
 
 
 def _add_portal_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--root", default=default_root(), help="storage root: a folder or an s3:// URL")
     parser.add_argument("--host", default="127.0.0.1", help="bind address; anything else belongs behind TLS")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--dagster-url", default="http://127.0.0.1:3000", help="the Dagster UI, for engineers' links")
@@ -222,7 +226,7 @@ def _portal_settings(args: argparse.Namespace) -> "PortalSettings":
 
 
 def _add_root_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--root", default=default_root(), help="storage root: a folder or an s3:// URL")
 
 
 def _add_audit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -329,10 +333,11 @@ def _add_tokens_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_tokens(args: argparse.Namespace) -> int:
     """Create (shown once, stored as a hash), revoke or list the decision API's tokens."""
-    from credit_assets.core.decisions.log import DecisionLog, database_url
+    from credit_assets.core.databases import decision_log_url
+    from credit_assets.core.decisions.log import DecisionLog
     from credit_assets.core.decisions.tokens import TokenStore
 
-    tokens = TokenStore(DecisionLog(database_url(args.root)))
+    tokens = TokenStore(DecisionLog(decision_log_url(args.root)))
     if args.action == "list":
         for token in tokens.tokens():
             state = f"revoked {token.revoked_at}" if token.revoked_at else "live"
@@ -355,7 +360,7 @@ def _utc(moment: float) -> str:
 
 def _add_models_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--month", help="month key (YYYY-MM): which model scored it, and why")
-    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--root", default=default_root(), help="storage root: a folder or an s3:// URL")
 
 
 def _candidate_line(candidate: dict, champion: str | None) -> str:
@@ -387,8 +392,8 @@ def _explain_month(store: ArtifactStore, registry: ModelRegistry, month: str) ->
     decision = registry.decision(_scorable_month(month))
     if decision is None:
         raise ValueError(f"no promotion decision for {month}: materialise model for {month} first")
-    path = store.table_path("forecasts", month)
-    scored = sorted(pd.read_parquet(path, columns=["model_version"])["model_version"].unique()) if path.exists() else []
+    stored = store.has_table("forecasts", month)
+    scored = sorted(store.read_table("forecasts", month, ["model_version"])["model_version"].unique()) if stored else []
     review = decision.get("review") or {}
     lines = [
         f"{month} was scored by {', '.join(scored)}" if scored else f"{month} has no forecasts yet",
@@ -408,8 +413,8 @@ def _explain_month(store: ArtifactStore, registry: ModelRegistry, month: str) ->
 
 def _run_models(args: argparse.Namespace) -> int:
     """List every registry version (checking its hashes) and why each champion is champion, or explain a month."""
-    store = ArtifactStore(args.root.resolve())
-    registry = ModelRegistry(store.registry_dir)
+    store = ArtifactStore.at(args.root)
+    registry = ModelRegistry(store.blobs)
     if args.month:
         print("\n".join(_explain_month(store, registry, args.month)))
         return 0
@@ -440,19 +445,16 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=_STORAGE.root, help="storage root")
+    parser.add_argument("--root", default=default_root(), help="storage root: a folder or an s3:// URL")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
 
 
 def _run_tuning_dashboard(args: argparse.Namespace) -> int:
-    """Serve optuna-dashboard over the tuning studies (read from the existing SQLite study database)."""
+    """Serve optuna-dashboard over the tuning studies (the deployment's database, or SQLite on a local store)."""
     from optuna_dashboard import run_server
 
-    database = ArtifactStore(args.root.resolve()).root / "optuna" / "studies.db"
-    if not database.is_file():
-        raise ValueError(f"no study database at {database}: materialise a model first")
-    run_server(f"sqlite:///{database}", host=args.host, port=args.port)
+    run_server(studies_url(ArtifactStore.at(args.root)), host=args.host, port=args.port)
     return 0
 
 

@@ -2,16 +2,19 @@
 
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 
+from credit_assets.core.blobs import write_text
 from credit_assets.core.contract import schema
 from credit_assets.core.contract.landing import read_landing_csv
-from credit_assets.core.decisions.log import DecisionLog, database_url
+from credit_assets.core.databases import decision_log_url
+from credit_assets.core.decisions.log import DecisionLog
 from credit_assets.core.decisions.tokens import Scope, TokenStore
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name, month_of_landing_file
-from credit_assets.core.store import ArtifactStore, sha256_of, write_text
+from credit_assets.core.store import GENERATOR_TRUTH, LANDING, UPLOAD_EXAMPLE, ArtifactStore
 from credit_assets.definitions import defs
 from credit_assets.defs.assets.raw_applications import last_materialisation
 from credit_assets.defs.jobs import job_for_month
@@ -26,8 +29,17 @@ DEMO_CLIENT = "demo-client"  # the decision API token of the printed example req
 REQUEST_EXAMPLE = "decision_request.json"
 
 
+def folder(storage: ArtifactStore, name: str) -> Path:
+    """A folder of the demo's store, which is local (the demo's embedded defaults) and written as files."""
+    found = storage.local_folder(name)
+    if found is None:
+        where = storage.location("")
+        raise ValueError(f"the demo runs on a local store, not {where}: unset CREDIT_ASSETS_STORAGE_ROOT")
+    return found
+
+
 def landed_months(storage: ArtifactStore) -> list[str]:
-    months = (month_of_landing_file(path.name) for path in storage.landing_dir.glob("*.csv"))
+    months = (month_of_landing_file(name) for name in storage.landing_names())
     return sorted(month for month in months if month)
 
 
@@ -37,23 +49,24 @@ def already_materialised(instance: dg.DagsterInstance, storage: ArtifactStore, m
     if last is None:
         return False
     run = instance.get_run_by_id(last[1])
-    return last[0] == sha256_of(storage.landing_dir / landing_file_name(month)) and run is not None and run.is_success
+    return last[0] == storage.landing_sha256(landing_file_name(month)) and run is not None and run.is_success
 
 
 def land_demo_months(storage: ArtifactStore) -> None:
     """Generate the demo months into the landing folder, the newest one into the upload example folder."""
     config = GeneratorConfig.at_scale("demo", seed=DEMO_SEED)
     config = replace(config, months=config.months + 1)
-    generate_landing_files(config, storage.landing_dir, storage.generator_truth_dir)
+    landing, example = folder(storage, LANDING), folder(storage, UPLOAD_EXAMPLE)
+    generate_landing_files(config, landing, folder(storage, GENERATOR_TRUTH))
     newest = landing_file_name(config.month_keys[-1])
-    storage.upload_example_dir.mkdir(parents=True, exist_ok=True)
-    os.replace(storage.landing_dir / newest, storage.upload_example_dir / newest)
-    print(f"kept {newest} back for a first upload through the portal: {storage.upload_example_dir / newest}")
+    example.mkdir(parents=True, exist_ok=True)
+    os.replace(landing / newest, example / newest)
+    print(f"kept {newest} back for a first upload through the portal: {example / newest}")
 
 
 def awaiting_first_champion(storage: ArtifactStore) -> str | None:
     """The candidate the months wait for: proposed, not yet decided, with no champion in force before it."""
-    state = ModelRegistry(storage.registry_dir).state()
+    state = ModelRegistry(storage.blobs).state()
     return state.pending["proposed"] if state.pending and state.champion is None else None
 
 
@@ -102,11 +115,12 @@ def ensure_demo_users(users: UserStore) -> None:
 
 def ensure_demo_client(storage: ArtifactStore) -> None:
     """The example request (the kept-back month's first application) and a decide token for it, printed once."""
-    kept = sorted(storage.upload_example_dir.glob(landing_file_name("*")))
+    example = folder(storage, UPLOAD_EXAMPLE)
+    kept = sorted(example.glob(landing_file_name("*")))
     if kept:
         raw = read_landing_csv(kept[-1]).drop(columns=schema.TARGET_COLUMN, errors="ignore")
-        write_text(storage.upload_example_dir / REQUEST_EXAMPLE, raw.head(1).to_json(orient="records", lines=True))
-    tokens = TokenStore(DecisionLog(database_url(storage.root)))
+        write_text(example / REQUEST_EXAMPLE, raw.head(1).to_json(orient="records", lines=True))
+    tokens = TokenStore(DecisionLog(decision_log_url(storage.location(""))))
     if any(token.name == DEMO_CLIENT and not token.revoked_at for token in tokens.tokens()):
         renew = f"python3 dev.py tokens revoke {DEMO_CLIENT} && python3 dev.py tokens create {DEMO_CLIENT}"
         print(f"api token {DEMO_CLIENT} exists (a new one: {renew})")

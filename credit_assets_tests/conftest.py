@@ -14,6 +14,7 @@ from credit_assets.core.contract import schema
 from credit_assets.core.features import build_features
 from credit_assets.defs.storage import StorageResource
 from credit_assets_tests.support.materialise import MONTHS, SCORED_MONTH, scored_root, write_small_landing
+from credit_assets_tests.support.object_store import environment, s3_server
 
 MAX_MISSING_RATE = 0.5  # keep every column observed often enough on a few hundred rows
 # The longest test files, longest first. pytest-xdist hands whole files to its workers in collection order (with
@@ -135,3 +136,10 @@ def no_stale_dagster_state_storage() -> Iterator[None]:
 def no_stale_dagster_state_storage_for_the_module() -> Iterator[None]:
     """The same for module-scoped fixtures, which run before any test-scoped one."""
     yield from _without_stale_state_storage()
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> Iterator[dict[str, str]]:
+    """A moto S3 server for the session (one per test worker), its endpoint and keys set in this process."""
+    with s3_server() as env, environment(env):
+        yield env

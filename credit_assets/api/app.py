@@ -28,8 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from credit_assets.api.batcher import AlreadyDecided, ContractBroken, Decided, DecisionBatcher, Job, NoChampion
 from credit_assets.api.champion import ChampionWatcher
 from credit_assets.core.contract import schema
+from credit_assets.core.databases import decision_log_url
 from credit_assets.core.decisions.live import shape_failures
-from credit_assets.core.decisions.log import DecisionLog, database_url, request_sha256
+from credit_assets.core.decisions.log import DecisionLog, request_sha256
 from credit_assets.core.decisions.tokens import ApiToken, TokenStore
 from credit_assets.core.decisions.tokens import Scope as TokenScope
 from credit_assets.core.modeling.registry import ModelRegistry
@@ -47,7 +48,7 @@ VALUE_CHARACTERS = 64  # of a value echoed back in a failure
 class ServiceSettings:
     """Where the service finds the registry, the log and the audit trail, and its limits."""
 
-    storage_root: Path
+    storage_root: str | Path  # a folder or an object-store URL
     secrets_dir: Path  # the audit log's key and anchored head (the portal's)
     database_url: str = ""  # empty: the deployment's (decision_log.database_url)
     cutoffs: Cutoffs = field(default_factory=Cutoffs)
@@ -59,10 +60,10 @@ class ServiceSettings:
 
     @property
     def store(self) -> ArtifactStore:
-        return ArtifactStore(self.storage_root.resolve())
+        return ArtifactStore.at(self.storage_root)
 
     def log(self) -> DecisionLog:
-        return DecisionLog(self.database_url or database_url(self.storage_root))
+        return DecisionLog(self.database_url or decision_log_url(self.storage_root))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -80,7 +81,7 @@ class ServiceSettings:
         return cls(
             **{
                 **values,
-                "storage_root": Path(values["storage_root"]),
+                "storage_root": values["storage_root"],
                 "secrets_dir": Path(values["secrets_dir"]),
                 "cutoffs": Cutoffs(**values["cutoffs"]),
             }
@@ -130,7 +131,7 @@ class Service:
 
 def build_service(settings: ServiceSettings) -> Service:
     log = settings.log()
-    champion = ChampionWatcher(ModelRegistry(settings.store.registry_dir), settings.poll_seconds)
+    champion = ChampionWatcher(ModelRegistry(settings.store.blobs), settings.poll_seconds)
     return Service(
         settings,
         log,

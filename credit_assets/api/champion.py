@@ -33,13 +33,9 @@ class ChampionWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="champion-watcher", daemon=True)
 
-    def _log_state(self) -> object:
-        path = self.registry.log_path
-        return (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else None
-
     def refresh(self) -> InForce:
         """Re-read the champion when the promotion log changed; a damaged entry keeps the last good champion."""
-        state = self._log_state()
+        state = self.registry.log_state()
         if state == self._seen:
             return self.current
         try:

@@ -20,14 +20,14 @@ APPROVAL_TAG = "credit_assets/approval_sequence"
 def waiting_months(storage: StorageResource, since: str) -> list[str]:
     """Landed months from `since` on that are partitions and have no forecasts, oldest first."""
     store, partitions = storage.store, set(monthly_partitions.get_partition_keys())
-    landed = {month_of_landing_file(path.name) for path in store.landing_dir.glob("*.csv")}
+    landed = {month_of_landing_file(name) for name in store.landing_names()}
     return sorted(
         month
         for month in landed
         if month
         and month >= since
         and month in partitions
-        and not store.table_path(forecasts.key.to_user_string(), month).is_file()
+        and not store.has_table(forecasts.key.to_user_string(), month)
     )
 
 

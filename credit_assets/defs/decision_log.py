@@ -2,11 +2,11 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 
-from credit_assets.core.decisions.log import DecisionLog, LiveDecision, Underwriting, database_url
+from credit_assets.core.databases import decision_log_url
+from credit_assets.core.decisions.log import DecisionLog, LiveDecision, Underwriting
 
 
 class DecisionLogResource(dg.ConfigurableResource):
@@ -19,7 +19,7 @@ class DecisionLogResource(dg.ConfigurableResource):
     url: str = ""
 
     def resolved_url(self) -> str:
-        return self.url or database_url(Path(self.storage_root).resolve())
+        return self.url or decision_log_url(self.storage_root)
 
     @contextmanager
     def opened(self) -> Iterator[DecisionLog]:

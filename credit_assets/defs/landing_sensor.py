@@ -2,15 +2,12 @@
 
 import json
 import time
-from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from credit_assets.core.contract import schema
 from credit_assets.core.contract.landing import labels_added
 from credit_assets.core.months import month_of_landing_file
-from credit_assets.core.store import sha256_of
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.assets.raw_applications import last_materialisation
 from credit_assets.defs.assets.validated_applications import validated_applications
@@ -34,25 +31,26 @@ def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | 
     return None
 
 
-def labels_landed(storage: StorageResource, path: Path, month: str) -> bool:
+def labels_landed(storage: StorageResource, name: str, month: str) -> bool:
     """A month already scored without labels, landed again with the same applications and their TARGET."""
     store, validated = storage.store, validated_applications.key.to_user_string()
-    scored = store.table_path(forecasts.key.to_user_string(), month).is_file()
-    if not (scored and store.table_path(validated, month).is_file()):
+    scored = store.has_table(forecasts.key.to_user_string(), month)
+    if not (scored and store.has_table(validated, month)):
         return False
-    columns = pq.read_schema(store.table_path(validated, month)).names
-    return labels_added(path, store.read_table(validated, month, [schema.ID_COLUMN])[schema.ID_COLUMN], columns)
+    columns = store.table_columns(validated, month)
+    stored_ids = store.read_table(validated, month, [schema.ID_COLUMN])[schema.ID_COLUMN]
+    return labels_added(name, store.read_landing(name), stored_ids, columns)
 
 
-def _run_request(path: Path, month: str, digest: str, labels_only: bool) -> dg.RunRequest:
+def _run_request(name: str, month: str, digest: str, labels_only: bool) -> dg.RunRequest:
     """Score the month, or, when only its labels landed, ingest it: its forecasts stand as they were issued, and
     the automation conditions on the performance reports re-evaluate them against the labels."""
     return dg.RunRequest(
-        run_key=f"{path.name}:{digest[:16]}",
+        run_key=f"{name}:{digest[:16]}",
         partition_key=month,
         job_name=ingest_month.name if labels_only else job_for_month(month),
         tags={
-            LANDING_FILE_TAG: path.name,
+            LANDING_FILE_TAG: name,
             LANDING_SHA256_TAG: digest,
             **({LABELS_TAG: "landed"} if labels_only else {}),
             **oldest_month_first(month),
@@ -63,28 +61,28 @@ def _run_request(path: Path, month: str, digest: str, labels_only: bool) -> dg.R
 def _evaluate_file(
     context: dg.SensorEvaluationContext,
     storage: StorageResource,
-    path: Path,
+    name: str,
     seen: dict,
     known_months: set[str],
     now: float,
 ) -> tuple[dict | None, dg.RunRequest | None]:
     """The file's new cursor entry (None: unchanged or not settled) and its run request, if one is due."""
-    stat = path.stat()
-    state = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    if (seen.get("size"), seen.get("mtime_ns")) == (state["size"], state["mtime_ns"]):
+    info = storage.store.landing_info(name)
+    state = {"size": info.size, "mtime_ns": info.tag}
+    if (seen.get("size"), str(seen.get("mtime_ns"))) == (state["size"], state["mtime_ns"]):
         return None, None
-    month = month_of_landing_file(path.name)
-    reason = _skip_reason(path.name, month, known_months)
+    month = month_of_landing_file(name)
+    reason = _skip_reason(name, month, known_months)
     if reason is not None:
         context.log.warning(f"skipped {reason}")
         return state, None
-    if now - stat.st_mtime < SETTLE_SECONDS:
-        context.log.info(f"{path.name}: still being written, waiting until it settles")
+    if now - info.modified < SETTLE_SECONDS:
+        context.log.info(f"{name}: still being written, waiting until it settles")
         return None, None
-    digest = sha256_of(path)
+    digest = storage.store.landing_sha256(name)
     last = last_materialisation(context.instance, month)
     already_done = digest == seen.get("sha256") or (last is not None and last[0] == digest)
-    request = None if already_done else _run_request(path, month, digest, labels_landed(storage, path, month))
+    request = None if already_done else _run_request(name, month, digest, labels_landed(storage, name, month))
     return {**state, "sha256": digest}, request
 
 
@@ -100,10 +98,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource
     known_months = set(monthly_partitions.get_partition_keys())
     now = time.time()
     requests: list[dg.RunRequest] = []
-    for path in sorted(p for p in storage.store.landing_dir.glob("*") if p.is_file() and not p.name.startswith(".")):
-        entry, request = _evaluate_file(context, storage, path, cursor.get(path.name, {}), known_months, now)
+    for name in storage.store.landing_names():
+        entry, request = _evaluate_file(context, storage, name, cursor.get(name, {}), known_months, now)
         if entry is not None:
-            cursor[path.name] = entry
+            cursor[name] = entry
         if request is not None:
             requests.append(request)
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))

@@ -1,9 +1,8 @@
-"""Run notifications: always a JSON-lines log under the storage root, and a Slack-compatible webhook when configured."""
+"""Run notifications: always a JSON-lines log in the store, and a Slack-compatible webhook when configured."""
 
 import json
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,16 +18,10 @@ class NotifierResource(dg.ConfigurableResource):
     storage: dg.ResourceDependency[StorageResource]
     webhook_url: str = ""
 
-    @property
-    def log_path(self) -> Path:
-        return self.storage.store.notifications_log
-
     def notify(self, event: dict[str, Any]) -> None:
         """Append the event to the log and post it to the webhook, if any."""
         record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **event}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as log:  # appends of one short line: no torn records
-            log.write(json.dumps(record, sort_keys=True) + "\n")
+        self.storage.store.append_notification(record)
         if self.webhook_url:
             self._post({"text": self._text(record), "credit_assets": record})
 

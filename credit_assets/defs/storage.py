@@ -1,6 +1,5 @@
 """The storage resource: every artifact addressed by the asset that owns it, read only along declared lineage."""
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,7 +8,7 @@ import pandas as pd
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.modeling.training import FeatureLoader
-from credit_assets.core.store import ArtifactStore, MissingArtifact, read_json, write_bytes, write_json
+from credit_assets.core.store import ArtifactStore, MissingArtifact
 from credit_assets.defs.partitions import Refusal
 
 AssetRef = dg.AssetsDefinition | dg.AssetKey
@@ -38,13 +37,14 @@ class UndeclaredRead(dg.DagsterInvariantViolationError):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """The storage root; artifacts below it are addressed by asset and month through `ArtifactStore`."""
+    """The storage root, a folder or an object-store URL; artifacts below it are addressed by asset and month
+    through `ArtifactStore`."""
 
     root: str
 
     @property
     def store(self) -> ArtifactStore:
-        return ArtifactStore(Path(self.root).resolve())
+        return ArtifactStore.at(self.root)
 
     def _readable(self, context: Context, asset: AssetRef, months: str = "") -> str:
         """The asset's folder name once the running step is known to declare it; every read is logged."""
@@ -89,13 +89,13 @@ class StorageResource(dg.ConfigurableResource):
     def table_months(self, context: Context, asset: AssetRef) -> list[str]:
         return self.store.table_months(self._readable(context, asset))
 
-    def write_table(self, context: dg.AssetExecutionContext, frame: pd.DataFrame) -> Path:
+    def write_table(self, context: dg.AssetExecutionContext, frame: pd.DataFrame) -> str:
         """Store the running asset's month."""
         return self.store.write_table(asset_name(context.asset_key), context.partition_key, frame)
 
     @property
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(self.store.registry_dir)
+        return ModelRegistry(self.store.blobs)
 
     def read_model(self, context: Context, asset: AssetRef, month: str) -> Model:
         """The champion promoted for the month by its newest decision in the promotion log."""
@@ -150,38 +150,43 @@ class StorageResource(dg.ConfigurableResource):
         except (MissingArtifact, RegistryError) as error:
             raise Refusal(str(error)) from error
 
-    def report_path(self, asset: AssetRef, month: str, name: str) -> Path:
-        return self.store.artifact_dir(asset_name(asset), month) / name
+    def report_location(self, asset: AssetRef, month: str, name: str) -> str:
+        return self.store.report_location(asset_name(asset), month, name)
 
     def read_report(self, context: Context, asset: AssetRef, month: str, name: str) -> Any:
         found = self.find_report(context, asset, month, name)
         if found is None:
-            path = self.report_path(asset, month, name)
-            raise Refusal(f"{asset_name(asset)} has no report {name} for {month} ({path}): materialise it first.")
+            where = self.report_location(asset, month, name)
+            raise Refusal(f"{asset_name(asset)} has no report {name} for {month} ({where}): materialise it first.")
         return found
 
     def find_report(self, context: Context, asset: AssetRef, month: str, name: str) -> Any | None:
         """A stored JSON report, or None when the asset has not produced it for the month."""
-        path = self.store.artifact_dir(self._readable(context, asset, month), month) / name
-        return read_json(path) if path.is_file() else None
+        return self.store.find_report(self._readable(context, asset, month), month, name)
+
+    def find_report_file(self, context: Context, asset: AssetRef, month: str, name: str) -> bytes | None:
+        """A stored report file's bytes (a chart, a page), or None when the asset has not produced it for the month."""
+        try:
+            return self.store.read_report_file(self._readable(context, asset, month), month, name)
+        except MissingArtifact:
+            return None
 
     def report_history(self, context: Context, asset: AssetRef, name: str, last_month: str) -> list[Any]:
         """The asset's stored report `name` of every month up to `last_month`, oldest first; logged as one read."""
         months = [key for key in self.store.report_months(asset_name(asset), name) if key <= last_month]
         folder = self._readable(context, asset, f"{months[0]}..{months[-1]}" if months else "")
-        return [read_json(self.store.artifact_dir(folder, key) / name) for key in months]
+        return [self.store.find_report(folder, key, name) for key in months]
 
-    def write_report(self, context: dg.AssetExecutionContext, name: str, payload: Any) -> Path:
+    def write_report(self, context: dg.AssetExecutionContext, name: str, payload: Any) -> str:
         """Store a JSON report of the running asset's month."""
-        return write_json(self.report_path(context.asset_key, context.partition_key, name), payload)
+        return self.store.write_report(asset_name(context.asset_key), context.partition_key, name, payload)
 
-    def write_report_files(self, context: dg.AssetExecutionContext, files: dict[str, bytes | None]) -> dict[str, Path]:
+    def write_report_files(self, context: dg.AssetExecutionContext, files: dict[str, bytes | None]) -> dict[str, str]:
         """Store files of the running asset's month; None removes a file an earlier run left (it would contradict)."""
-        written = {}
+        asset, month, written = asset_name(context.asset_key), context.partition_key, {}
         for name, data in files.items():
-            path = self.report_path(context.asset_key, context.partition_key, name)
             if data is None:
-                path.unlink(missing_ok=True)
+                self.store.delete_report_file(asset, month, name)
             else:
-                written[name] = write_bytes(path, data)
+                written[name] = self.store.write_report_file(asset, month, name, data)
         return written

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credit_assets.core.chained_log import ChainBroken, ChainedLog, HeadAnchor
+from credit_assets.core.chained_log import ChainBroken, ChainedLog, FileLines, HeadAnchor
 from credit_assets.portal.security import SlidingWindow, secret_key
 from credit_assets.portal.users import NAME_PATTERN
 
@@ -58,9 +58,8 @@ class AuditLog:
 
     def __init__(self, path: Path, secrets_dir: Path) -> None:
         self.path = path
-        self.log = ChainedLog(
-            path, secret_key(secrets_dir / "audit_hmac.key"), HeadAnchor(secrets_dir / "audit_head.json"), 0o600
-        )
+        key, anchor = secret_key(secrets_dir / "audit_hmac.key"), HeadAnchor(secrets_dir / "audit_head.json")
+        self.log = ChainedLog(FileLines(path, 0o600), key, anchor)
         self._broken: tuple[object, AuditLogBroken] | None = None  # (the files' state when found, the error)
 
     def record(self, event: AuditEvent) -> dict[str, Any]:

@@ -1,16 +1,16 @@
 """The Models page: the champion in force beside the candidate awaiting approval, a model_risk user's approval or
 rejection of it, and the files the page links to (each found through the promotion log, never by a client's name)."""
 
+import hashlib
 from dataclasses import replace
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
-from credit_assets.core.store import MissingArtifact, sha256_of
+from credit_assets.core.store import MissingArtifact
 from credit_assets.portal import models
 from credit_assets.portal.audit import AuditEvent, AuditLogBroken, bounded
 from credit_assets.portal.users import User
@@ -35,7 +35,7 @@ router = APIRouter()
 
 
 def _registry(portal: Portal) -> ModelRegistry:
-    return ModelRegistry(portal.settings.store.registry_dir)
+    return ModelRegistry(portal.settings.store.blobs)
 
 
 def _promotion_log_damaged(error: RegistryError) -> Refused:
@@ -170,11 +170,11 @@ def frontier_chart(request: Request, version: str) -> Response:
     """The LDA frontier chart of the month that developed a version the log names."""
     user = current_user(request)
     _, month = _logged(request, user, version, models.FRONTIER_FILE)
-    path = models.frontier_file(portal_of(request).settings.store, month) if month else None
-    if path is None or not path.is_file():
+    chart = models.frontier_chart(portal_of(request).settings.store, month) if month else None
+    if chart is None:
         audit(request, AuditEvent(user.name, "download", "refused: not produced", month, models.FRONTIER_FILE))
         raise Refused(404, "No frontier chart", f"No LDA frontier chart was stored for {bounded(version, 40)}.")
-    return FileResponse(path, media_type="image/png")
+    return Response(chart, media_type="image/png")
 
 
 @router.get("/models/{version}/documentation.html")
@@ -182,9 +182,11 @@ def documentation(request: Request, version: str) -> Response:
     """A version's documentation pack; audited with the file's hash, as the months' downloads are."""
     user = current_user(request)
     logged, month = _logged(request, user, version, "documentation.html")
-    path: Path = portal_of(request).settings.store.documentation_file(logged)
-    if not path.is_file():
-        audit(request, AuditEvent(user.name, "download", "refused: not produced", month, path.name))
-        raise Refused(404, "No documentation pack", f"No documentation pack was stored for {logged}.")
-    audit(request, AuditEvent(user.name, "download", "ok", month, path.name, sha256_of(path)))
-    return FileResponse(path, media_type="text/html", filename=path.name)
+    name = f"{logged}.html"
+    try:
+        pack = portal_of(request).settings.store.read_documentation(logged)
+    except MissingArtifact:
+        audit(request, AuditEvent(user.name, "download", "refused: not produced", month, name))
+        raise Refused(404, "No documentation pack", f"No documentation pack was stored for {logged}.") from None
+    audit(request, AuditEvent(user.name, "download", "ok", month, name, hashlib.sha256(pack).hexdigest()))
+    return Response(pack, media_type="text/html", headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -6,13 +6,12 @@ the alternatives are shown as whatever table the summary holds."""
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from credit_assets.core.modeling import change_control as cc
-from credit_assets.core.modeling.card import CARD_FILE, ModelCard
+from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.registry import ModelRegistry
-from credit_assets.core.store import ArtifactStore
+from credit_assets.core.store import ArtifactStore, MissingArtifact
 
 HISTORY_ROWS = 50
 TABLE_ROWS = 50  # alternatives of one LDA search
@@ -113,22 +112,23 @@ def picked_profit(lda: dict[str, Any]) -> Any:
 
 def stored_lda(store: ArtifactStore, month: str | None) -> dict[str, Any]:
     """The month's stored LDA search (lda.json), or {} when it has none or it does not read."""
-    path = store.artifact_dir(MODEL_ASSET, month) / LDA_FILE if month else None
     try:
-        return _dict(json.loads(path.read_text())) if path and path.is_file() else {}
+        return _dict(store.find_report(MODEL_ASSET, month, LDA_FILE)) if month else {}
     except (OSError, ValueError):
         return {}
 
 
-def frontier_file(store: ArtifactStore, month: str) -> Path:
-    return store.artifact_dir(MODEL_ASSET, month) / FRONTIER_FILE
+def frontier_chart(store: ArtifactStore, month: str) -> bytes | None:
+    try:
+        return store.read_report_file(MODEL_ASSET, month, FRONTIER_FILE)
+    except MissingArtifact:
+        return None
 
 
 def card_of(registry: ModelRegistry, version: str) -> ModelCard | None:
     """The version's card from its registry folder, or None (the page shows what the log says)."""
-    path = registry.folder(version) / CARD_FILE
     try:
-        return ModelCard.from_json(path.read_text()) if path.is_file() else None
+        return registry.card(version)
     except (OSError, ValueError, TypeError):
         return None
 
@@ -166,8 +166,8 @@ def model_view(
         profit=picked_profit(lda),
         triggers=[_dict(t) for t in review.get("triggers") or []],
         why=str(review.get("why") or ""),
-        frontier=bool(month) and frontier_file(store, month).is_file(),
-        documentation=store.documentation_file(version).is_file(),
+        frontier=bool(month) and store.has_report_file(MODEL_ASSET, month, FRONTIER_FILE),
+        documentation=store.has_documentation(version),
     )
 
 

@@ -1,5 +1,6 @@
 """The portal's pages: login and logout, the months with their state, upload, downloads."""
 
+import hashlib
 from dataclasses import replace
 from math import ceil
 from pathlib import Path
@@ -9,9 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from credit_assets.core.blobs import sha256_of
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.months import landing_file_name
-from credit_assets.core.store import sha256_of
+from credit_assets.core.store import FORECASTS_EXPORT, NOTICES_EXPORT, MissingArtifact
 from credit_assets.portal import models, status, summary, upload
 from credit_assets.portal.audit import AuditEvent
 from credit_assets.portal.security import CSRF_FIELD, new_csrf_token
@@ -36,6 +38,7 @@ DOWNLOADS = {  # file -> (link text, media type)
     "notices.csv": ("notices", "text/csv"),
     "documentation.html": ("documentation", "text/html"),
 }
+EXPORTS = {"forecasts.csv": FORECASTS_EXPORT, "notices.csv": NOTICES_EXPORT}  # the downloads that are exports
 
 router = APIRouter()
 
@@ -123,7 +126,7 @@ def _awaiting_approval(portal: Portal) -> set[str]:
     """Months whose proposed candidate awaits a model_risk decision; none while the promotion log fails its check
     (the Models page says why)."""
     try:
-        return models.awaiting_months(ModelRegistry(portal.settings.store.registry_dir).promotions())
+        return models.awaiting_months(ModelRegistry(portal.settings.store.blobs).promotions())
     except RegistryError:
         return set()
 
@@ -217,22 +220,26 @@ def download(request: Request, month: str, name: str) -> Response:
     except Refused as refusal:
         audit(request, AuditEvent(user.name, "download", f"refused: {refusal.title.lower()}", month, name))
         raise
-    path = _download_path(portal, month, name)
-    if path is None or not path.is_file():
+    data = _download(portal, month, name)
+    if data is None:
         audit(request, AuditEvent(user.name, "download", "refused: not produced yet", month, name))
         raise Refused(404, "Not there yet", status.not_produced(month, DOWNLOADS[name][0]))
-    audit(request, AuditEvent(user.name, "download", "ok", month, name, sha256_of(path)))
-    return FileResponse(path, media_type=DOWNLOADS[name][1], filename=f"{Path(name).stem}_{month}{path.suffix}")
+    audit(request, AuditEvent(user.name, "download", "ok", month, name, hashlib.sha256(data).hexdigest()))
+    filename = f"{Path(name).stem}_{month}{Path(name).suffix}"
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(data, media_type=DOWNLOADS[name][1], headers=disposition)
 
 
-def _download_path(portal: Portal, month: str, name: str) -> Path | None:
+def _download(portal: Portal, month: str, name: str) -> bytes | None:
+    """The stored bytes of one of the month's outputs, or None when it was not produced yet."""
     store = portal.settings.store
-    if name == "forecasts.csv":
-        return store.forecasts_dir / f"forecasts_{month}.csv"
-    if name == "notices.csv":
-        return store.notices_dir / f"notices_{month}.csv"
-    version = status.month_status(portal.instance, store, month, portal.hashes).model_version
-    return store.documentation_file(version) if version else None
+    try:
+        if name in EXPORTS:
+            return store.read_export(EXPORTS[name], month)
+        version = status.month_status(portal.instance, store, month, portal.hashes).model_version
+        return store.read_documentation(version) if version else None
+    except MissingArtifact:
+        return None
 
 
 @router.get("/portal.css")

@@ -1,13 +1,12 @@
 """Each month's state, read from the Dagster instance: runs, events and materialisations, no bookkeeping of its own."""
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from credit_assets.core.months import FIRST_MONTH, history_note, landing_file_name
-from credit_assets.core.store import ArtifactStore, sha256_of
+from credit_assets.core.store import ArtifactStore
 from credit_assets.defs.assets.raw_applications import SOURCE_SHA256
 from credit_assets.defs.jobs import ingest_month
 from credit_assets.defs.landing_sensor import LANDING_SHA256_TAG
@@ -82,19 +81,20 @@ class MonthStatus:
 
 
 class FileHashes:
-    """SHA-256 of landing files, recomputed only when a file's size or modification time changes."""
+    """SHA-256 of landing files, recomputed only when a file's size or content tag (its modification time or ETag)
+    changes."""
 
     def __init__(self) -> None:
-        self._known: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._known: dict[str, tuple[tuple[int, str], str]] = {}
 
-    def __call__(self, path: Path) -> str | None:
-        if not path.is_file():
+    def __call__(self, store: ArtifactStore, name: str) -> str | None:
+        if not store.has_landing(name):
             return None
-        stat = path.stat()
-        key = (stat.st_size, stat.st_mtime_ns)
-        if path not in self._known or self._known[path][0] != key:
-            self._known[path] = (key, sha256_of(path))
-        return self._known[path][1]
+        info = store.landing_info(name)
+        key, where = (info.size, info.tag), store.landing_location(name)
+        if where not in self._known or self._known[where][0] != key:
+            self._known[where] = (key, store.landing_sha256(name))
+        return self._known[where][1]
 
 
 def latest_metadata(instance: dg.DagsterInstance, asset: str, month: str) -> tuple[str, dict[str, Any]] | None:
@@ -169,7 +169,7 @@ def month_status(
     instance: dg.DagsterInstance, store: ArtifactStore, month: str, hashes: FileHashes | None = None
 ) -> MonthStatus:
     """The month's state from its newest run, compared with the file in the landing folder (hashed by `hashes`)."""
-    landed = (hashes or FileHashes())(store.landing_file(landing_file_name(month)))
+    landed = (hashes or FileHashes())(store, landing_file_name(month))
     run = _latest_run(instance, month)
     if run is not None and run.status in IN_PROGRESS:
         return _running(instance, run, month)
@@ -206,6 +206,6 @@ def not_produced(month: str, what: str) -> str:
 
 def known_months(instance: dg.DagsterInstance, store: ArtifactStore, partitions: list[str]) -> list[str]:
     """Months with a landing file or a materialisation, newest first."""
-    landed = {month for month in partitions if store.landing_file(landing_file_name(month)).is_file()}
+    landed = {month for month in partitions if store.has_landing(landing_file_name(month))}
     materialised = instance.get_materialized_partitions(RAW_APPLICATIONS)
     return sorted((landed | materialised) & set(partitions), reverse=True)

@@ -63,13 +63,9 @@ def precheck_upload(store: ArtifactStore, path: Path, month: str) -> PrecheckRes
     return precheck(path, earlier_ids)
 
 
-def land(store: ArtifactStore, staged: Path, month: str) -> Path:
-    """Rename the checked file into the landing folder under the month's name (readers never see half a file)."""
-    target = store.landing_file(landing_file_name(month))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged.chmod(0o644)
-    os.replace(staged, target)
-    return target
+def land(store: ArtifactStore, staged: Path, month: str) -> str:
+    """Place the checked file in the landing area under the month's name, whole (readers never see half a file)."""
+    return store.land(landing_file_name(month), staged.read_bytes())
 
 
 class UploadUnderWay(RuntimeError):

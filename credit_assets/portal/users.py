@@ -9,9 +9,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from credit_assets.core.blobs import atomic_write
 from credit_assets.core.modeling.change_control import MODEL_RISK_ROLE
 from credit_assets.core.names import NAME_PATTERN
-from credit_assets.core.store import atomic_write
 
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()  # Argon2id with argon2-cffi's RFC 9106 low-memory profile

@@ -14,7 +14,8 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from credit_assets.core.decisions.log import DecisionLog, database_url
+from credit_assets.core.databases import decision_log_url
+from credit_assets.core.decisions.log import DecisionLog
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal.audit import AuditEvent, AuditLog, AuditLogBroken, RefusalLimiter, bounded
 from credit_assets.portal.security import CSRF_FIELD, LoginThrottle, csrf_valid, new_csrf_token
@@ -30,7 +31,7 @@ SESSION_ID = "session_id"  # in the signed cookie: the key of the server-side se
 class PortalSettings:
     """Where the portal keeps and finds things, and its limits."""
 
-    storage_root: Path
+    storage_root: str | Path  # a folder or an object-store URL
     secrets_dir: Path  # keys and the audit log's anchored head: never under the storage root
     dagster_url: str = "http://127.0.0.1:3000"
     max_upload_bytes: int = 512 << 20  # the 267,511-row history is about 140 MiB
@@ -42,11 +43,11 @@ class PortalSettings:
 
     def __post_init__(self) -> None:
         if not self.decision_db_url:  # frozen: set once, so every reader sees the same database
-            object.__setattr__(self, "decision_db_url", database_url(self.storage_root))
+            object.__setattr__(self, "decision_db_url", decision_log_url(self.storage_root))
 
     @property
     def store(self) -> ArtifactStore:
-        return ArtifactStore(self.storage_root.resolve())
+        return ArtifactStore.at(self.storage_root)
 
     @property
     def users(self) -> UserStore:

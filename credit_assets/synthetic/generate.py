@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from credit_assets.core.blobs import atomic_write
 from credit_assets.core.contract import schema
 from credit_assets.core.months import FIRST_MONTH, landing_file_name, month_sequence
-from credit_assets.core.store import atomic_write
 
 Columns = dict[str, np.ndarray]
 Seed = int | tuple[int, ...]

@@ -11,9 +11,9 @@ from functools import partial
 from itertools import zip_longest
 from pathlib import Path
 
+from credit_assets.core.blobs import atomic_write
 from credit_assets.core.contract import schema
 from credit_assets.core.months import FIRST_MONTH, landing_file_name, month_sequence
-from credit_assets.core.store import atomic_write
 
 MONTHLY_BLOCKS = 4
 BLOCK_ROWS = 10_000

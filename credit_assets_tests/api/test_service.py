@@ -37,7 +37,7 @@ def service(scored_month_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def audit_lines(service: RunningService) -> list[dict]:
-    path = ArtifactStore(service.root).portal_audit_log
+    path = ArtifactStore.at(service.root).portal_audit_log
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
@@ -129,7 +129,7 @@ def test_a_retry_gets_the_logged_decision_and_changed_values_are_refused(service
 
 def test_an_approved_promotion_is_picked_up_without_a_restart(service: RunningService) -> None:
     """The model-risk workflow approves a candidate; the running service answers with it, never a mix."""
-    registry = ModelRegistry(ArtifactStore(service.root).registry_dir)
+    registry = ModelRegistry(ArtifactStore.at(service.root).blobs)
     entry = registry.promotions()[-1]
     old = entry["champion"]
     challenger = next(c["version"] for c in entry["candidates"] if c["version"] != old)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from credit_assets.core.blobs import LocalBlobs
 from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.modeling.settings import ModelSettings
@@ -105,7 +106,7 @@ def test_a_decision_needs_the_role_a_second_person_a_comment_and_the_awaiting_ve
 
 
 def test_two_decisions_on_one_candidate_cannot_both_be_taken(tmp_path: Path) -> None:
-    registry = ModelRegistry(tmp_path)
+    registry = ModelRegistry(LocalBlobs(tmp_path))
     registry.append(developed("2021-01", "a"))
     registry.decide("a", cc.APPROVE, "bob", cc.MODEL_RISK_ROLE, "validated and approved")
     with pytest.raises(cc.ApprovalRefused, match="not the candidate awaiting"):

@@ -11,6 +11,7 @@ from scipy.special import expit, logit
 from sklearn.metrics import log_loss
 
 from credit_assets.core import economics
+from credit_assets.core.blobs import LocalBlobs
 from credit_assets.core.contract import schema
 from credit_assets.core.economics import EconomicsSettings
 from credit_assets.core.features import build_features, feature_names
@@ -143,7 +144,7 @@ def model_of(month: str, seed: int, generated: dict) -> Model:
 def test_the_registry_keeps_each_model_once_by_content_and_refuses_a_changed_file(
     tmp_path: Path, generated: dict
 ) -> None:
-    registry = ModelRegistry(tmp_path / "registry")
+    registry = ModelRegistry(LocalBlobs(tmp_path))
     first, added = registry.register(model_of("2020-11", 1, generated))
     again, added_again = registry.register(model_of("2020-11", 1, generated))
     other, added_other = registry.register(model_of("2020-11", 2, generated))
@@ -152,7 +153,7 @@ def test_the_registry_keeps_each_model_once_by_content_and_refuses_a_changed_fil
     assert [card.version for card in registry.cards()] == sorted([first.version, other.version])
     frame = generated["2020-11"]
     np.testing.assert_array_equal(registry.load(first.version).predict(frame), first.predict(frame))
-    calibration_file = registry.folder(first.version) / "calibration.json"
+    calibration_file = Path(registry.location(first.version)) / "calibration.json"
     calibration_file.write_text(Calibrator("sigmoid", slope=2.0).to_json())
     with pytest.raises(RegistryError, match=f"Registry entry {first.version}: .*calibration.json no longer matches"):
         registry.load(first.version)
@@ -162,15 +163,15 @@ def test_the_registry_keeps_each_model_once_by_content_and_refuses_a_changed_fil
 
 
 def test_the_promotion_log_is_append_only_and_chained(tmp_path: Path) -> None:
-    registry = ModelRegistry(tmp_path / "registry")
+    registry = ModelRegistry(LocalBlobs(tmp_path))
     registry.append({"month": "2020-10", "champion": None})
-    first_line = registry.log_path.read_bytes()
+    first_line = registry.log.lines.path.read_bytes()
     entry = registry.append({"month": "2020-10", "champion": None, "rule": "lightgbm"})
-    assert registry.log_path.read_bytes().startswith(first_line)
+    assert registry.log.lines.path.read_bytes().startswith(first_line)
     assert entry["sequence"] == 2 and entry["previous_sha256"] == registry.promotions()[0]["sha256"]
     assert registry.decision("2020-10")["rule"] == "lightgbm" and registry.decision("2020-11") is None
-    lines = registry.log_path.read_text().splitlines()
-    registry.log_path.write_text("\n".join([lines[1]]) + "\n")  # the first decision removed
+    lines = registry.log.lines.path.read_text().splitlines()
+    registry.log.lines.path.write_text("\n".join([lines[1]]) + "\n")  # the first decision removed
     with pytest.raises(RegistryError, match="line 1 breaks the chain"):
         registry.promotions()
 

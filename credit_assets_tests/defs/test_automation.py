@@ -115,14 +115,19 @@ def test_failed_run_is_reported_to_the_log_and_the_webhook(
     tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance, webhook: Webhook
 ) -> None:
     storage = storage_with(tmp_path, small_landing, [MONTH])
-    (storage.store.landing_dir / landing_file_name(MONTH)).write_text("")
+    (storage.store.local_root / "landing" / landing_file_name(MONTH)).write_text("")
     result = materialize_month(storage, MONTH, instance=instance)
     assert not result.success
     notifier = NotifierResource(storage=storage, webhook_url=webhook.url)
     with _status_context(instance, result, "PIPELINE_FAILURE", notifier) as context:
         run_failure_notifier(context.for_run_failure())
 
-    logged = [json.loads(line) for line in notifier.log_path.read_text().splitlines()]
+    logged = [
+        json.loads(line)
+        for line in (notifier.storage.store.local_root / "notifications" / "notifications.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     assert len(logged) == 1
     assert logged[0]["status"] == "failed" and logged[0]["partition"] == MONTH
     assert logged[0]["failed_steps"] == ["raw_applications"]
@@ -141,7 +146,7 @@ def test_successful_run_is_reported(
     notifier = NotifierResource(storage=storage, webhook_url=webhook.url)
     with _status_context(instance, result, "PIPELINE_SUCCESS", notifier) as context:
         run_success_notifier(context)
-    logged = json.loads(notifier.log_path.read_text())
+    logged = json.loads((notifier.storage.store.local_root / "notifications" / "notifications.jsonl").read_text())
     assert (logged["status"], logged["partition"], logged["run_id"]) == ("succeeded", MONTH, result.run_id)
     assert "succeeded" in webhook.received[0]["text"]
 
@@ -154,7 +159,9 @@ def test_without_a_webhook_only_the_log_is_written(
     notifier = NotifierResource(storage=storage)
     with _status_context(instance, result, "PIPELINE_SUCCESS", notifier) as context:
         run_success_notifier(context)
-    assert len(notifier.log_path.read_text().splitlines()) == 1
+    assert (
+        len((notifier.storage.store.local_root / "notifications" / "notifications.jsonl").read_text().splitlines()) == 1
+    )
 
 
 def _run_freshness(instance: dg.DagsterInstance, storage: StorageResource, at: datetime) -> dg.AssetCheckEvaluation:

@@ -60,7 +60,7 @@ def demo_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> I
     """`dagster dev` on an instance whose demo months were materialised in process beforehand, as `dev.py demo` does."""
     base = tmp_path_factory.mktemp("browser")
     home, storage = base / "dagster_home", StorageResource(root=str(base / "data"))
-    generate_landing_files(DEMO, storage.store.landing_dir, storage.store.root / "generator_truth")
+    generate_landing_files(DEMO, storage.store.local_root / "landing", storage.store.local_root / "generator_truth")
     write_instance(home)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home))  # the project's dagster.yaml puts SQLite under $DAGSTER_HOME
@@ -68,7 +68,7 @@ def demo_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> I
             for month in [HISTORY, *SCORED]:
                 result = materialize_month(storage, month, INGEST if month == HISTORY else SCORE, instance=instance)
                 assert result.success, failure_message(result)
-            set_value("DAYS_BIRTH", 4, "12000")(storage.store.landing_file(landing_file_name(BROKEN)))
+            set_value("DAYS_BIRTH", 4, "12000")(storage.store.local_root.joinpath("landing", landing_file_name(BROKEN)))
             broken = materialize_month(storage, BROKEN, INGEST, instance=instance)
             assert not broken.success and list(failed_checks(broken)) == [BROKEN_RULE]
             again = materialize_month(storage, RERUN, INGEST, instance=instance)  # last: the latest executions pass
@@ -76,7 +76,7 @@ def demo_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> I
             decide_live(storage, patch)
             live = materialize_month(storage, SCORED[0], ["decisions", "adverse_action_notices"], instance=instance)
             assert live.success, failure_message(live)
-    with dagster_dev(home, storage.store.root) as server:
+    with dagster_dev(home, storage.store.local_root) as server:
         server.query("mutation { setNuxSeen }")  # no "Join the Dagster community" dialog over the pages
         yield server
 

@@ -28,8 +28,8 @@ SHIFT = 1.3  # true default probability = the forecast's times this: about 30 % 
 
 def relabel(storage: StorageResource, factor: float, seed: int) -> None:
     """Redraw the landed month's TARGET from its issued forecasts times `factor`, so the truth is known."""
-    forecasts = pd.read_csv(storage.store.root / "forecasts" / f"forecasts_{MONTH}.csv")
-    landed = storage.store.landing_file(landing_file_name(MONTH))
+    forecasts = pd.read_csv(storage.store.local_root / "forecasts" / f"forecasts_{MONTH}.csv")
+    landed = storage.store.local_root.joinpath("landing", landing_file_name(MONTH))
     frame = pd.read_csv(landed)
     truth = frame[[schema.ID_COLUMN]].merge(forecasts, on=schema.ID_COLUMN, how="left")["default_probability"]
     drawn = np.random.default_rng(seed).random(len(frame)) < np.clip(truth.to_numpy() * factor, 0, 1)

@@ -117,7 +117,7 @@ def test_backfill_on_two_celery_workers_matches_the_in_process_executor(small_la
         assert celery_materialised[month] == local_materialised[month]
     # The same forecasts to the bit: both profiles train with a fixed seed and deterministic LightGBM on the same rows.
     # The frames first, for a readable difference; then the files as written, the Parquet table and the CSV export.
-    shared, local = ArtifactStore(shared_root), ArtifactStore(local_root)
+    shared, local = ArtifactStore.at(shared_root), ArtifactStore.at(local_root)
     for month in scored:
         pd.testing.assert_frame_equal(
             shared.read_table("forecasts", month), local.read_table("forecasts", month), check_exact=True

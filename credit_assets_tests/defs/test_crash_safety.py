@@ -44,9 +44,9 @@ def digest(path: Path) -> str:
 def visible_artifacts(storage: StorageResource) -> dict[str, str]:
     """Every file a reader can see (temp files are hidden by their leading dot)."""
     return {
-        str(p.relative_to(storage.store.root)): digest(p)
+        str(p.relative_to(storage.store.local_root)): digest(p)
         for folder in ("tables", "artifacts")
-        for p in sorted((storage.store.root / folder).rglob("*"))
+        for p in sorted((storage.store.local_root / folder).rglob("*"))
         if p.is_file() and not p.name.startswith(".")
     }
 
@@ -58,7 +58,7 @@ def start_month(
         sys.executable,
         "-m",
         "credit_assets_tests.support.run_month",
-        str(storage.store.root),
+        str(storage.store.local_root),
         month,
         json.dumps(model_config or {}),
         *selection,
@@ -100,14 +100,14 @@ def test_kill_while_writing_a_parquet_partition_keeps_the_previous_version(tmp_p
     storage = storage_with(tmp_path, big_landing, [HISTORY])
     assert materialize_month(storage, HISTORY).success
     before = visible_artifacts(storage)
-    features_path = storage.store.table_path("features", HISTORY)
+    features_path = storage.store.local_root.joinpath("tables", "features", f"{HISTORY}.parquet")
     frame = pd.read_parquet(features_path)
 
     caught = kill_when(start_month(storage, HISTORY, INGEST), temp_file_in(features_path.parent))
 
     assert caught, "the run ended before its features write could be interrupted"
     assert any(p.name.endswith(".tmp") for p in features_path.parent.iterdir())  # killed mid-write
-    assert digest(features_path) == before[str(features_path.relative_to(storage.store.root))]
+    assert digest(features_path) == before[str(features_path.relative_to(storage.store.local_root))]
     pd.testing.assert_frame_equal(pd.read_parquet(features_path), frame)
     assert storage.store.table_months("features") == [HISTORY]
     assert materialize_month(storage, HISTORY).success
@@ -136,7 +136,7 @@ def test_kill_while_training_keeps_the_previous_model_and_a_rerun_succeeds(
     assert visible_artifacts(storage) == before
     result = materialize_month(storage, FIRST, ["model", "forecasts"], model_config=retune)
     assert result.success
-    assert ModelRegistry(storage.store.registry_dir).champion(FIRST) is not None
+    assert ModelRegistry(storage.store.blobs).champion(FIRST) is not None
     trials = study_trials(storage.store.optuna_storage_url, f"{STUDY_PREFIX}{FIRST}")
     assert trials["value"].notna().sum() >= 6  # the killed study was resumed, not corrupted
 

@@ -90,7 +90,7 @@ def test_every_column_gets_a_valid_png_and_key_columns_show_inline(
     profiled: tuple[StorageResource, dict[str, Any]],
 ) -> None:
     storage, metadata = profiled
-    charts = storage.store.artifact_dir(ASSET, HISTORY) / CHART_DIR
+    charts = storage.store.local_root.joinpath("artifacts", ASSET, HISTORY) / CHART_DIR
     for col in schema.columns():
         assert (charts / f"{col.name}.png").read_bytes().startswith(PNG_SIGNATURE), col.name
     for name in KEY_COLUMNS:
@@ -102,7 +102,7 @@ def test_report_is_one_self_contained_html_file_naming_every_column(
     profiled: tuple[StorageResource, dict[str, Any]],
 ) -> None:
     storage, metadata = profiled
-    report = storage.store.artifact_dir(ASSET, HISTORY) / REPORT_FILE
+    report = storage.store.local_root.joinpath("artifacts", ASSET, HISTORY) / REPORT_FILE
     assert metadata["report"].path == str(report)
     page = report.read_text(encoding="utf-8")
     for col in schema.columns():
@@ -157,11 +157,11 @@ def test_unlabelled_month_with_all_missing_columns_is_profiled(storage: StorageR
     assert rows[schema.TARGET_COLUMN]["note"] == ABSENT
     assert not metadata["labelled"].value and "target_rate" not in metadata
     assert {"chart_EXT_SOURCE_1", "chart_TARGET"}.isdisjoint(metadata) and "chart_EXT_SOURCE_2" in metadata
-    charts = storage.store.artifact_dir(ASSET, UNLABELLED) / CHART_DIR
+    charts = storage.store.local_root.joinpath("artifacts", ASSET, UNLABELLED) / CHART_DIR
     assert sorted(path.stem for path in charts.glob("*.png")) == sorted(
         set(schema.column_names()) - {*blank, schema.TARGET_COLUMN}
     )
-    page = (storage.store.artifact_dir(ASSET, UNLABELLED) / REPORT_FILE).read_text(encoding="utf-8")
+    page = (storage.store.local_root.joinpath("artifacts", ASSET, UNLABELLED) / REPORT_FILE).read_text(encoding="utf-8")
     assert f"no chart: {ALL_MISSING}" in page and f"no chart: {ABSENT}" in page
 
 
@@ -176,7 +176,7 @@ def test_one_row_month_is_profiled(storage: StorageResource) -> None:
     assert rows["AMT_CREDIT"]["min"] == rows["AMT_CREDIT"]["max"] == pytest.approx(credit)
     assert rows["CODE_GENDER"]["top_share"] in (None, 1.0)
     assert (
-        (storage.store.artifact_dir(ASSET, ONE_ROW) / CHART_DIR / "AMT_CREDIT.png")
+        (storage.store.local_root.joinpath("artifacts", ASSET, ONE_ROW) / CHART_DIR / "AMT_CREDIT.png")
         .read_bytes()
         .startswith(PNG_SIGNATURE)
     )

@@ -17,10 +17,10 @@ from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import frame_hash, training_data
 from credit_assets.core.monitoring.drift import model_reference
 from credit_assets.core.months import landing_file_name
-from credit_assets.core.store import read_json
 from credit_assets.defs.assets.drift import RESULT_FILE
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
+from credit_assets_tests.support.files import read_json
 from credit_assets_tests.support.materialise import (
     INGEST,
     copy_storage,
@@ -77,7 +77,7 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 
 def stored(storage: StorageResource) -> dict[str, Any]:
-    return read_json(storage.store.artifact_dir(ASSET, MONTH) / RESULT_FILE)
+    return read_json(storage.store.local_root.joinpath("artifacts", ASSET, MONTH) / RESULT_FILE)
 
 
 def feature_row(result: dict[str, Any], name: str) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def test_clean_month_passes_and_records_every_figure(scored: StorageResource) ->
     checks = evaluations(result)
     assert checks["important_features_stable"].passed and checks["prediction_distribution_stable"].passed
     figures = stored(scored)
-    card = ModelRegistry(scored.store.registry_dir).champion(MONTH).card
+    card = ModelRegistry(scored.store.blobs).champion(MONTH).card
     assert figures["thresholds"] == {"warn_psi": 0.1, "error_psi": 0.25}
     assert figures["reference_months"] == [HISTORY] and figures["validation_slice_matches_card"]
     assert figures["top_features"] == [item["feature"] for item in card.importance[:10]]
@@ -109,7 +109,9 @@ def test_clean_month_passes_and_records_every_figure(scored: StorageResource) ->
     metadata = result.asset_materializations_for_node(ASSET)[0].metadata
     assert len(metadata["features"].records) == len(card.features)
     assert metadata["probability_psi"].value == round(figures["probability_psi"], 4)  # the UI shows PSI to 4 decimals
-    assert (scored.store.artifact_dir(ASSET, MONTH) / "psi.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (
+        (scored.store.local_root.joinpath("artifacts", ASSET, MONTH) / "psi.png").read_bytes().startswith(PNG_SIGNATURE)
+    )
 
 
 def test_drift_on_ext_source_3_fails_the_check_where_the_clean_month_passed(
@@ -121,7 +123,9 @@ def test_drift_on_ext_source_3_fails_the_check_where_the_clean_month_passed(
         feature_row(stored(scored), "EXT_SOURCE_3")["psi"],
         stored(scored)["probability_psi"],
     )
-    shutil.copy(landing["drifted"] / landing_file_name(MONTH), scored.store.landing_dir / landing_file_name(MONTH))
+    shutil.copy(
+        landing["drifted"] / landing_file_name(MONTH), scored.store.local_root / "landing" / landing_file_name(MONTH)
+    )
     assert materialize_month(scored, MONTH, [*INGEST, "forecasts"]).success
     drifted = materialize_drift(scored)
     assert drifted.success, failure_message(drifted)

@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 
 from credit_assets.core.monitoring.fairness import Fairness, disparities
-from credit_assets.core.store import read_json
 from credit_assets.defs.assets.fairness import RESULT_FILE, fairness, no_significant_adverse_impact
 from credit_assets.defs.storage import StorageResource
+from credit_assets_tests.support.files import read_json
 from credit_assets_tests.support.materialise import (
     SMALL,
     copy_storage,
@@ -56,7 +56,7 @@ def run_fairness(
         run_config={"ops": {"fairness": {"config": config or {}}}},
     )
     [check] = result.get_asset_check_evaluations()
-    return result, check, read_json(storage.store.artifact_dir("fairness", month) / RESULT_FILE)
+    return result, check, read_json(storage.store.local_root.joinpath("artifacts", "fairness", month) / RESULT_FILE)
 
 
 def sex_group(stored: dict, group: str) -> dict:
@@ -68,7 +68,11 @@ def test_fairness_asset_writes_json_and_png_and_runs_its_check(scored: StorageRe
     assert result.success and stored["labelled"] and stored["rows"] == SMALL.rows_per_month
     assert set(stored["attributes"]) == {"sex", "age_band", "marital_status"}
     assert sum(g["count"] for g in stored["attributes"]["sex"]["groups"]) == SMALL.rows_per_month
-    assert (scored.store.artifact_dir("fairness", CLEAN) / "rates.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (
+        (scored.store.local_root.joinpath("artifacts", "fairness", CLEAN) / "rates.png")
+        .read_bytes()
+        .startswith(PNG_SIGNATURE)
+    )
     materialisation = result.asset_materializations_for_node("fairness")[0].metadata
     assert {"sex", "age_band", "marital_status", "rates_plot", "sex_demographic_parity_difference"} <= set(
         materialisation

@@ -57,8 +57,11 @@ def ingested(tmp_path: Path, ingested_template: Path) -> StorageResource:
 
 
 def stored_hashes(storage: StorageResource) -> dict[str, str]:
-    tables = sorted((storage.store.root / "tables").rglob("*.parquet"))
-    return {str(path.relative_to(storage.store.root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in tables}
+    tables = sorted((storage.store.local_root / "tables").rglob("*.parquet"))
+    return {
+        str(path.relative_to(storage.store.local_root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in tables
+    }
 
 
 def test_generated_months_pass_every_check_and_keep_contract_dtypes(ingested: StorageResource) -> None:
@@ -74,9 +77,11 @@ def test_generated_months_pass_every_check_and_keep_contract_dtypes(ingested: St
 
 def test_hand_made_real_format_rows_pass_and_quirks_are_normalised(tmp_path: Path) -> None:
     storage = StorageResource(root=str(tmp_path))
-    storage.store.landing_dir.mkdir(parents=True)
+    storage.store.local_root / "landing".mkdir(parents=True)
     header = ",".join(schema.column_names())
-    (storage.store.landing_dir / landing_file_name(HISTORY)).write_text("\n".join([header, *REAL_FORMAT_ROWS]) + "\n")
+    (storage.store.local_root / "landing" / landing_file_name(HISTORY)).write_text(
+        "\n".join([header, *REAL_FORMAT_ROWS]) + "\n"
+    )
     result = materialize_month(storage, HISTORY)
     assert result.success, failure_message(result)
     validated = storage.store.read_table("validated_applications", HISTORY)
@@ -94,7 +99,7 @@ def _first_history_id(storage: StorageResource) -> str:
 @pytest.mark.parametrize("kind", list(BAD_FILES))
 def test_bad_file_is_stopped_and_loses_nothing(kind: str, ingested: StorageResource) -> None:
     break_file, words = BAD_FILES[kind]
-    path = ingested.store.landing_dir / landing_file_name(SECOND)
+    path = ingested.store.local_root / "landing" / landing_file_name(SECOND)
     good = path.read_bytes()
     before = stored_hashes(ingested)
     break_file(path)
@@ -107,8 +112,8 @@ def test_bad_file_is_stopped_and_loses_nothing(kind: str, ingested: StorageResou
     assert path.name in failure_message(result)
     for word in words:
         assert word in message
-    assert not ingested.store.table_path("validated_applications", SECOND).exists()
-    assert not ingested.store.table_path("features", SECOND).exists()
+    assert not ingested.store.local_root.joinpath("tables", "validated_applications", f"{SECOND}.parquet").exists()
+    assert not ingested.store.local_root.joinpath("tables", "features", f"{SECOND}.parquet").exists()
     after = {k: v for k, v in stored_hashes(ingested).items() if "raw_applications" not in k or SECOND not in k}
     assert after == before
     assert path.read_bytes() == bad  # the landing file is kept as it came
@@ -118,7 +123,9 @@ def test_bad_file_is_stopped_and_loses_nothing(kind: str, ingested: StorageResou
 
 
 def test_ids_reused_from_an_earlier_month_are_leakage(ingested: StorageResource) -> None:
-    set_value("SK_ID_CURR", 0, _first_history_id(ingested))(ingested.store.landing_dir / landing_file_name(SECOND))
+    set_value("SK_ID_CURR", 0, _first_history_id(ingested))(
+        ingested.store.local_root / "landing" / landing_file_name(SECOND)
+    )
     result = materialize_month(ingested, SECOND)
     assert not result.success
     assert "ids_not_seen_before" in failed_checks(result)

@@ -79,7 +79,7 @@ def test_a_killed_daemon_and_run_are_recovered_and_the_month_completes_once(tmp_
     assert not list(storage_root.rglob(".*.tmp"))
     for table in (storage_root / "tables").rglob("*.parquet"):
         pd.read_parquet(table)
-    registry = ModelRegistry(ArtifactStore(storage_root).registry_dir)
+    registry = ModelRegistry(ArtifactStore.at(storage_root).blobs)
     for card in registry.cards():
         registry.verify(card.version)  # every model's files match the hashes written with them
     # reading checks the log's hash chain; the months' monitoring also records its triggers there

@@ -47,7 +47,7 @@ def test_labels_landing_ingests_the_month_and_refreshes_its_reports(tmp_path: Pa
     write_small_landing(unlabelled, UNLABELLED)
     write_small_landing(labelled, dataclasses.replace(UNLABELLED, label_latest=True))
     storage = storage_with(tmp_path / "root", unlabelled, UNLABELLED.month_keys)
-    forecast_file = storage.store.root / "forecasts" / f"forecasts_{MONTH}.csv"
+    forecast_file = storage.store.local_root / "forecasts" / f"forecasts_{MONTH}.csv"
     with dg.instance_for_test() as instance:
         assert materialize_month(storage, HISTORY, INGEST, instance=instance).success
         scored = materialize_month(storage, MONTH, EVERY_ASSET, instance=instance)
@@ -56,7 +56,7 @@ def test_labels_landing_ingests_the_month_and_refreshes_its_reports(tmp_path: Pa
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert quiet.total_requested == 0  # a month scored in one run leaves nothing to refresh
 
-        land(labelled, storage.store.landing_dir)
+        land(labelled, storage.store.local_root / "landing")
         context = dg.build_sensor_context(instance=instance, resources={"storage": storage})
         [request] = landing_sensor(context).run_requests
         assert (request.partition_key, request.job_name, request.tags[LABELS_TAG]) == (MONTH, "ingest_month", "landed")

@@ -30,7 +30,7 @@ def test_new_file_requests_one_run_of_its_month_and_same_file_again_none(
     tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance
 ) -> None:
     storage = storage_with(tmp_path, small_landing, [MONTH])
-    settle(storage.store.landing_dir / landing_file_name(MONTH))
+    settle(storage.store.local_root / "landing" / landing_file_name(MONTH))
     first = evaluate(storage, instance)
     assert [(r.partition_key, r.job_name) for r in first.run_requests] == [(MONTH, "score_month")]
     assert first.run_requests[0].run_key.startswith(landing_file_name(MONTH))
@@ -40,7 +40,7 @@ def test_new_file_requests_one_run_of_its_month_and_same_file_again_none(
 
 def test_history_month_is_only_ingested(tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance) -> None:
     storage = storage_with(tmp_path, small_landing, [FIRST_MONTH])
-    settle(storage.store.landing_dir / landing_file_name(FIRST_MONTH))
+    settle(storage.store.local_root / "landing" / landing_file_name(FIRST_MONTH))
     assert [r.job_name for r in evaluate(storage, instance).run_requests] == ["ingest_month"]
 
 
@@ -50,7 +50,7 @@ def seen_once(
 ) -> tuple[StorageResource, Path, dg.SensorResult]:
     """MONTH landed and settled, and the sensor's first evaluation of it."""
     storage = storage_with(tmp_path, small_landing, [MONTH])
-    path = storage.store.landing_dir / landing_file_name(MONTH)
+    path = storage.store.local_root / "landing" / landing_file_name(MONTH)
     settle(path)
     return storage, path, evaluate(storage, instance)
 
@@ -75,9 +75,9 @@ def test_touched_but_identical_file_requests_nothing(seen_once: tuple, instance:
 )
 def test_badly_named_file_is_skipped_without_a_crash(name: str, tmp_path: Path, instance: dg.DagsterInstance) -> None:
     storage = StorageResource(root=str(tmp_path))
-    storage.store.landing_dir.mkdir(parents=True)
-    (storage.store.landing_dir / name).write_text("whatever")
-    settle(storage.store.landing_dir / name)
+    storage.store.local_root / "landing".mkdir(parents=True)
+    (storage.store.local_root / "landing" / name).write_text("whatever")
+    settle(storage.store.local_root / "landing" / name)
     result = evaluate(storage, instance)
     assert result.run_requests == []
     assert name in result.cursor  # remembered, so the warning is logged once
@@ -87,7 +87,7 @@ def test_file_still_being_written_waits_until_it_settles(
     tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance
 ) -> None:
     storage = storage_with(tmp_path, small_landing, [MONTH])
-    path = storage.store.landing_dir / landing_file_name(MONTH)
+    path = storage.store.local_root / "landing" / landing_file_name(MONTH)
     os.utime(path, None)  # modified just now
     waiting = evaluate(storage, instance)
     assert waiting.run_requests == []
@@ -99,7 +99,7 @@ def test_month_already_materialised_from_this_file_requests_nothing(
     tmp_path: Path, small_landing: Path, instance: dg.DagsterInstance
 ) -> None:
     storage = storage_with(tmp_path, small_landing, [MONTH])
-    settle(storage.store.landing_dir / landing_file_name(MONTH))
+    settle(storage.store.local_root / "landing" / landing_file_name(MONTH))
     assert materialize_month(storage, MONTH, ["raw_applications"], instance=instance).success
     assert evaluate(storage, instance).run_requests == []
 
@@ -109,7 +109,7 @@ def test_months_landed_together_are_queued_oldest_first(
 ) -> None:
     storage = storage_with(tmp_path, small_landing, MONTHS)
     for month in MONTHS:
-        settle(storage.store.landing_dir / landing_file_name(month))
+        settle(storage.store.local_root / "landing" / landing_file_name(month))
     requests = evaluate(storage, instance).run_requests
     assert [r.partition_key for r in requests] == MONTHS
     priorities = [int(r.tags["dagster/priority"]) for r in requests]  # Dagster's queue starts the highest first

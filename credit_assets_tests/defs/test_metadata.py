@@ -10,9 +10,9 @@ import pytest
 
 from credit_assets.core.contract.quality import Rule
 from credit_assets.core.months import landing_file_name
-from credit_assets.core.store import write_csv
 from credit_assets.defs.metadata import figures, rounded, table
 from credit_assets_tests.support.bad_files import set_value
+from credit_assets_tests.support.files import write_csv
 from credit_assets_tests.support.materialise import MONTHS, failure_message, materialize_month, storage_with
 
 HISTORY, FIRST = MONTHS[0], MONTHS[1]
@@ -76,7 +76,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, small_landing: Path) -> t
     with dg.instance_for_test() as instance:
         good = [materialize_month(storage, month, instance=instance) for month in (HISTORY, FIRST)]
         assert all(result.success for result in good), [failure_message(result) for result in good]
-        set_value("DAYS_BIRTH", 4, "12000")(storage.store.landing_file(landing_file_name(FIRST)))
+        set_value("DAYS_BIRTH", 4, "12000")(storage.store.local_root.joinpath("landing", landing_file_name(FIRST)))
         broken = materialize_month(storage, FIRST, instance=instance)
     return (*good, broken)
 

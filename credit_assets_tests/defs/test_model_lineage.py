@@ -33,7 +33,6 @@ from credit_assets.core.scoring import (
     score,
     statement,
 )
-from credit_assets.core.store import read_json
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import truth_file_name
 from credit_assets_tests.support.e2e import (
@@ -43,6 +42,7 @@ from credit_assets_tests.support.e2e import (
     stop_process_group,
     wait_until,
 )
+from credit_assets_tests.support.files import read_json
 from credit_assets_tests.support.materialise import (
     INGEST,
     MONTHS,
@@ -59,7 +59,7 @@ GOVERNANCE = ["model_comparison", "decision_economics", "model_documentation"]
 
 
 def registry(storage: StorageResource) -> ModelRegistry:
-    return ModelRegistry(storage.store.registry_dir)
+    return ModelRegistry(storage.store.blobs)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_forecasts_cover_every_application_with_probabilities_decisions_and_reas
     assert forecasts["default_probability"].between(0, 1).all()
     assert set(forecasts["decision"]) <= {"approve", "review", "decline"}
     assert not forecasts.isna().any().any()
-    exported = pd.read_csv(scored.store.forecasts_dir / f"forecasts_{SECOND}.csv")
+    exported = pd.read_csv(scored.store.local_root / "forecasts" / f"forecasts_{SECOND}.csv")
     assert list(exported.columns) == [
         schema.ID_COLUMN,
         "default_probability",
@@ -169,7 +169,7 @@ def test_every_reason_of_every_adverse_decision_matches_shap_values_recomputed_f
 ) -> None:
     champion = registry(scored).champion(SECOND)
     assert champion.scorer.family == "lightgbm"
-    booster = lgb.Booster(model_file=str(registry(scored).folder(champion.version) / "model.txt"))
+    booster = lgb.Booster(model_file=str(Path(registry(scored).location(champion.version)) / "model.txt"))
     features = scored.store.read_table("features", SECOND)
     forecasts = scored.store.read_table("forecasts", SECOND)
     assert forecasts[schema.ID_COLUMN].tolist() == features[schema.ID_COLUMN].tolist()
@@ -190,7 +190,7 @@ def test_every_reason_of_every_adverse_decision_matches_shap_values_recomputed_f
 
 def test_notices_hold_every_batch_decline_and_nothing_else_personal(scored: StorageResource) -> None:
     forecasts = scored.store.read_table("forecasts", SECOND)
-    notices = pd.read_csv(scored.store.notices_dir / f"notices_{SECOND}.csv", keep_default_na=False)
+    notices = pd.read_csv(scored.store.local_root / "notices" / f"notices_{SECOND}.csv", keep_default_na=False)
     assert list(notices.columns) == [
         schema.ID_COLUMN, "decision", *reason_columns(), "model_version", "decision_date", "decided_by",
         "application_date",
@@ -206,7 +206,7 @@ def test_notices_hold_every_batch_decline_and_nothing_else_personal(scored: Stor
 def test_forecast_auc_is_well_above_chance_and_near_the_oracle(scored: StorageResource) -> None:
     forecasts = scored.store.read_table("forecasts", SECOND)
     validated = scored.store.read_table("validated_applications", SECOND)
-    truth = pd.read_parquet(scored.store.root / "generator_truth" / truth_file_name(SECOND))
+    truth = pd.read_parquet(scored.store.local_root / "generator_truth" / truth_file_name(SECOND))
     joined = forecasts.merge(validated[[schema.ID_COLUMN, schema.TARGET_COLUMN]], on=schema.ID_COLUMN).merge(
         truth, on=schema.ID_COLUMN
     )
@@ -214,26 +214,28 @@ def test_forecast_auc_is_well_above_chance_and_near_the_oracle(scored: StorageRe
     oracle_auc = roc_auc_score(joined[schema.TARGET_COLUMN], joined["probability"])
     assert model_auc > 0.65
     assert model_auc > oracle_auc - 0.1
-    performance = read_json(scored.store.artifact_dir("forecast_performance", SECOND) / "performance.json")
+    performance = read_json(
+        scored.store.local_root.joinpath("artifacts", "forecast_performance", SECOND) / "performance.json"
+    )
     assert performance["roc_auc"] == pytest.approx(model_auc)
 
 
 def test_a_rerun_with_the_same_inputs_adds_no_version_and_appends_one_decision(scored: StorageResource) -> None:
-    models = scored.store.registry_dir / "models"
+    models = scored.store.local_root / "registry" / "models"
     stored_before = {path.relative_to(models): path.read_bytes() for path in models.rglob("*") if path.is_file()}
-    log_before = registry(scored).log_path.read_bytes()
-    forecasts_before = (scored.store.forecasts_dir / f"forecasts_{SECOND}.csv").read_bytes()
-    parquet_before = scored.store.table_path("forecasts", SECOND).read_bytes()
+    log_before = registry(scored).log.lines.path.read_bytes()
+    forecasts_before = (scored.store.local_root / "forecasts" / f"forecasts_{SECOND}.csv").read_bytes()
+    parquet_before = scored.store.local_root.joinpath("tables", "forecasts", f"{SECOND}.parquet").read_bytes()
     assert materialize_month(scored, SECOND, SCORE_ONLY).success
     stored_after = {path.relative_to(models): path.read_bytes() for path in models.rglob("*") if path.is_file()}
     developed = {c["version"] for e in registry(scored).promotions() for c in e["candidates"]}
     assert stored_after == stored_before and {path.parts[0] for path in stored_after} == developed
-    log_after = registry(scored).log_path.read_bytes()
+    log_after = registry(scored).log.lines.path.read_bytes()
     assert log_after.startswith(log_before) and log_after.count(b"\n") == log_before.count(b"\n") + 1
     newest = registry(scored).promotions()[-1]
     assert newest["month"] == SECOND and not any(c["new_version"] for c in newest["candidates"])
-    assert (scored.store.forecasts_dir / f"forecasts_{SECOND}.csv").read_bytes() == forecasts_before
-    assert scored.store.table_path("forecasts", SECOND).read_bytes() == parquet_before
+    assert (scored.store.local_root / "forecasts" / f"forecasts_{SECOND}.csv").read_bytes() == forecasts_before
+    assert scored.store.local_root.joinpath("tables", "forecasts", f"{SECOND}.parquet").read_bytes() == parquet_before
 
 
 def test_a_changed_window_adds_versions_and_the_old_champion_still_predicts_identically(
@@ -245,7 +247,7 @@ def test_a_changed_window_adds_versions_and_the_old_champion_still_predicts_iden
     assert result.success, failure_message(result)
     new = registry(scored).champion(SECOND)
     assert new.version != old.version and new.card.window != old.card.window
-    versions = {path.name for path in (scored.store.registry_dir / "models").iterdir()}
+    versions = {path.name for path in (scored.store.local_root / "registry" / "models").iterdir()}
     assert {old.version, new.version} <= versions and len(versions) > len(
         registry(scored).decision(FIRST)["candidates"]
     )
@@ -290,8 +292,8 @@ def test_a_model_wired_to_a_protected_feature_is_refused_in_the_run(
     developed = [c for c in decision["candidates"] if c["version"] != kept]
     assert all("AGE_YEARS" in registry(scored).load(c["version"]).card.features for c in developed)
     assert set(scored.store.read_table("forecasts", THIRD)["model_version"]) == {kept}
-    first = copy_storage(scored.store.root, tmp_path / "first")  # no champion in force: the check blocks
-    first.store.registry_dir.joinpath("promotions.jsonl").unlink()
+    first = copy_storage(scored.store.local_root, tmp_path / "first")  # no champion in force: the check blocks
+    first.store.local_root / "registry".joinpath("promotions.jsonl").unlink()
     refused = materialize_month(first, THIRD, ["model"], model_config={"retune": "never"})
     [check] = [e for e in refused.get_asset_check_evaluations() if e.check_name == "no_protected_inputs"]
     assert not refused.success and check.severity == dg.AssetCheckSeverity.ERROR
@@ -305,7 +307,7 @@ def test_history_month_has_no_labelled_month_before_it(scored: StorageResource) 
 
 
 def test_a_hole_in_the_training_window_is_refused(scored: StorageResource) -> None:
-    scored.store.table_path("features", FIRST).unlink()
+    scored.store.local_root.joinpath("tables", "features", f"{FIRST}.parquet").unlink()
     result = materialize_month(scored, THIRD, ["model"])
     assert not result.success
     assert f"Features for ['{FIRST}'] are missing" in failure_message(result)
@@ -313,7 +315,7 @@ def test_a_hole_in_the_training_window_is_refused(scored: StorageResource) -> No
 
 def test_a_registry_file_that_no_longer_matches_its_hash_is_refused_and_kept(scored: StorageResource) -> None:
     version = registry(scored).decision(SECOND)["champion"]
-    tampered = registry(scored).folder(version) / "model.txt"
+    tampered = Path(registry(scored).location(version)) / "model.txt"
     tampered.write_text(tampered.read_text().replace("tree_sizes", "tree_sizes ", 1))
     changed = tampered.read_bytes()
     for selection in (["forecasts"], ["model"]):
@@ -324,7 +326,7 @@ def test_a_registry_file_that_no_longer_matches_its_hash_is_refused_and_kept(sco
 
 
 def test_the_promotion_log_refuses_an_edited_line(scored: StorageResource) -> None:
-    log = registry(scored).log_path
+    log = registry(scored).log.lines.path
     log.write_text(log.read_text().replace('"rule": "lightgbm"', '"rule": "scorecard"', 1))
     result = materialize_month(scored, SECOND, ["forecasts"])
     assert not result.success
@@ -332,11 +334,11 @@ def test_the_promotion_log_refuses_an_edited_line(scored: StorageResource) -> No
 
 
 def test_a_promotion_rule_naming_no_model_is_refused(scored: StorageResource) -> None:
-    log_before = registry(scored).log_path.read_bytes()
+    log_before = registry(scored).log.lines.path.read_bytes()
     result = materialize_month(scored, SECOND, ["model"], model_config={"promotion_rule": "xgboost"})
     assert not result.success
     assert "promotion_rule 'xgboost' names no model" in failure_message(result)
-    assert registry(scored).log_path.read_bytes() == log_before
+    assert registry(scored).log.lines.path.read_bytes() == log_before
 
 
 def test_the_scorecard_rule_bases_the_lda_search_on_the_scorecard_whose_reasons_are_catalogue_statements(
@@ -357,7 +359,7 @@ def test_the_scorecard_rule_bases_the_lda_search_on_the_scorecard_whose_reasons_
 
 
 def test_champion_and_challenger_are_compared_in_shadow_on_the_same_month(scored: StorageResource) -> None:
-    rows = read_json(scored.store.artifact_dir("model_comparison", SECOND) / "comparison.json")
+    rows = read_json(scored.store.local_root.joinpath("artifacts", "model_comparison", SECOND) / "comparison.json")
     decision = registry(scored).decision(SECOND)
     assert [row["role"] for row in rows] == ["champion", *["challenger"] * (len(rows) - 1)] and len(rows) >= 4
     assert {row["version"] for row in rows} == {c["version"] for c in decision["candidates"]}
@@ -367,21 +369,30 @@ def test_champion_and_challenger_are_compared_in_shadow_on_the_same_month(scored
 
 def test_the_documentation_pack_names_the_version_window_and_hashes(scored: StorageResource) -> None:
     champion = registry(scored).champion(SECOND)
-    pack = scored.store.documentation_file(champion.version).read_text()
+    pack = scored.store.local_root.joinpath("documentation", f"{champion.version}.html").read_text()
     window = champion.card.window
     assert f"Model documentation: {champion.version}" in pack
     for fact in (window["train_sha256"], window["validation_sha256"], *window["train_months"], "no reject inference"):
         assert fact in pack
     assert "<h3>Calibration in the large</h3>" in pack  # the month's stored forecast_performance reaches the pack
-    assert pack == (scored.store.artifact_dir("model_documentation", SECOND) / "documentation.html").read_text()
+    assert (
+        pack
+        == (
+            scored.store.local_root.joinpath("artifacts", "model_documentation", SECOND) / "documentation.html"
+        ).read_text()
+    )
 
 
 def test_economics_refuse_a_loss_given_default_outside_the_unit_interval(scored: StorageResource) -> None:
-    before = (scored.store.artifact_dir("decision_economics", SECOND) / "economics.json").read_bytes()
+    before = (
+        scored.store.local_root.joinpath("artifacts", "decision_economics", SECOND) / "economics.json"
+    ).read_bytes()
     result = materialize_month(scored, SECOND, ["decision_economics"], op_configs={"decision_economics": {"lgd": 1.5}})
     assert not result.success
     assert "lgd must lie in [0, 1], got 1.5" in failure_message(result)
-    assert (scored.store.artifact_dir("decision_economics", SECOND) / "economics.json").read_bytes() == before
+    assert (
+        scored.store.local_root.joinpath("artifacts", "decision_economics", SECOND) / "economics.json"
+    ).read_bytes() == before
 
 
 @pytest.mark.parametrize("cutoffs", [(0.0, 0.5), (0.3, 0.2), (0.2, 1.0), (0.25, 0.25)])

@@ -9,13 +9,13 @@ import pytest
 
 from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.registry import ModelRegistry
-from credit_assets.core.store import read_json
 from credit_assets.defs.approval_sensor import approval_sensor
 from credit_assets.defs.assets.model import ASSET_KEY as MODEL
 from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.browser import chromium, tab
+from credit_assets_tests.support.files import read_json
 from credit_assets_tests.support.materialise import (
     INGEST,
     copy_storage,
@@ -63,7 +63,7 @@ def pending(pending_template: Path, tmp_path: Path) -> StorageResource:
 
 
 def test_the_loop_from_trigger_to_approval_rejection_and_the_log(pending: StorageResource) -> None:
-    ingested, registry = pending, ModelRegistry(pending.store.registry_dir)
+    ingested, registry = pending, ModelRegistry(pending.store.blobs)
 
     # 1. No champion yet: the month developed candidates with the LDA search; the proposal waits for a person
     state = registry.state()
@@ -107,10 +107,14 @@ def test_the_loop_from_trigger_to_approval_rejection_and_the_log(pending: Storag
     successor = decision["proposed"]
     packs = materialize_month(ingested, DEC, ["model_documentation"])
     assert packs.success, failure_message(packs)
-    pack = ingested.store.documentation_file(successor).read_text().replace("<wbr>", "")  # what the approver reads
+    pack = (
+        ingested.store.local_root.joinpath("documentation", f"{successor}.html").read_text().replace("<wbr>", "")
+    )  # what the approver reads
     assert "Search for a less discriminatory alternative" in pack and "awaits a model_risk decision" in pack
     assert "scheduled_review" in pack and "Proxy analysis" in pack
-    champion_pack = ingested.store.documentation_file(candidate).read_text().replace("<wbr>", "")
+    champion_pack = (
+        ingested.store.local_root.joinpath("documentation", f"{candidate}.html").read_text().replace("<wbr>", "")
+    )
     assert "approved by validator (model_risk)" in champion_pack and "no_champion" in champion_pack
 
     # 5. A rejection keeps the old champion; a later approval would have been refused to the developer
@@ -133,13 +137,17 @@ def test_the_loop_from_trigger_to_approval_rejection_and_the_log(pending: Storag
 def test_a_model_risk_user_approves_in_the_portal_and_the_next_month_scores_with_it(
     pending: StorageResource, tmp_path: Path
 ) -> None:
-    candidate = ModelRegistry(pending.store.registry_dir).state().pending["proposed"]
+    candidate = ModelRegistry(pending.store.blobs).state().pending["proposed"]
     home = tmp_path / "dagster_home"
     home.mkdir()
-    with chromium() as browser, models_portal(pending.store.root, home) as portal, tab(browser, portal.url) as page:
+    with (
+        chromium() as browser,
+        models_portal(pending.store.local_root, home) as portal,
+        tab(browser, portal.url) as page,
+    ):
         entry = approve_in_browser(page, portal, "validation, calibration and the LDA search reviewed")
     assert entry["version"] == candidate and entry["by"] == MODEL_RISK_USER and entry["decided_at"]
     scored = run(pending, NOV)
     assert scored.success, failure_message(scored)
     assert scored_by(pending, NOV) == [candidate]
-    assert ModelRegistry(pending.store.registry_dir).decision(NOV)["champion_approval"]["by"] == MODEL_RISK_USER
+    assert ModelRegistry(pending.store.blobs).decision(NOV)["champion_approval"]["by"] == MODEL_RISK_USER

@@ -53,7 +53,9 @@ def test_a_step_that_fails_once_on_an_io_error_succeeds_on_its_retry(tmp_path: P
 
 def test_a_contract_violation_fails_at_once_without_a_retry(tmp_path: Path, small_landing: Path) -> None:
     storage = storage_with(tmp_path / "root", small_landing, [HISTORY])
-    set_value("NAME_CONTRACT_TYPE", 2, "Crypto loans")(storage.store.landing_file(landing_file_name(HISTORY)))
+    set_value("NAME_CONTRACT_TYPE", 2, "Crypto loans")(
+        storage.store.local_root.joinpath("landing", landing_file_name(HISTORY))
+    )
     result = materialize_month(storage, HISTORY)
     assert not result.success
     assert step_events(result, "STEP_FAILURE") == ["validated_applications"]

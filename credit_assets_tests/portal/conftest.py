@@ -66,16 +66,16 @@ def add_users(store: ArtifactStore) -> None:
 @pytest.fixture
 def store(tmp_path: Path, ingested_history: Path) -> ArtifactStore:
     shutil.copytree(ingested_history, tmp_path / "root")
-    return ArtifactStore((tmp_path / "root").resolve())
+    return ArtifactStore.at(tmp_path / "root")
 
 
 def secrets_of(store: ArtifactStore) -> Path:
     """The portal's secrets folder in these tests: beside the storage root, never under it."""
-    return store.root.parent / "secrets"
+    return store.local_root.parent / "secrets"
 
 
 def settings_for(store: ArtifactStore, **settings: object) -> PortalSettings:
-    return PortalSettings(store.root, secrets_of(store), **settings)
+    return PortalSettings(store.local_root, secrets_of(store), **settings)
 
 
 def audit_log(store: ArtifactStore) -> AuditLog:

@@ -59,7 +59,7 @@ def run_cli(store: ArtifactStore, *args: str, stdin: str = "") -> tuple[int, str
         patch.setattr("sys.stdin", io.StringIO(stdin))
         output = io.StringIO()
         patch.setattr("sys.stdout", output)
-        status = cli.main([*args, "--root", str(store.root)])
+        status = cli.main([*args, "--root", str(store.local_root)])
     return status, output.getvalue()
 
 
@@ -80,7 +80,7 @@ def test_logout_ends_the_session_on_the_server(
         form = {"month": FIRST, "csrf_token": stolen_token}
         answer = thief.post("/upload", data=form, files={"file": (source.name, source.read_bytes(), "text/csv")})
         assert answer.headers["location"] == "/login"
-    assert not store.landing_file(landing_file_name(FIRST)).exists()
+    assert not store.local_root.joinpath("landing", landing_file_name(FIRST)).exists()
 
 
 def test_a_new_password_or_an_administrator_ends_open_sessions(
@@ -165,7 +165,10 @@ def test_concurrent_uploads_of_a_month_land_once(
     refused = [answer.text for answer in answers if answer.status_code == 409]
     assert all("Upload under way" in text or "already has a landed file" in text for text in refused)
     landed = [entry for entry in entries(store) if entry["outcome"] == "landed"]
-    assert len(landed) == 1 and store.landing_file(landing_file_name(FIRST)).read_bytes() == source.read_bytes()
+    assert (
+        len(landed) == 1
+        and store.local_root.joinpath("landing", landing_file_name(FIRST)).read_bytes() == source.read_bytes()
+    )
     assert (
         sum(entry["outcome"].startswith("refused: upload under way") for entry in entries(store))
         + sum(entry["outcome"] == "refused: month already landed" for entry in entries(store))
@@ -267,7 +270,7 @@ def test_a_damaged_log_refuses_with_a_clear_503_and_recovers_once_archived(
     assert refused.status_code == 503 and "credit-assets audit verify" in refused.text
     assert "The portal cannot record actions" in client.get("/").text
     not_landed = send(client, FIRST, small_landing / landing_file_name(FIRST))
-    assert not_landed.status_code == 503 and not store.landing_file(landing_file_name(FIRST)).exists()
+    assert not_landed.status_code == 503 and not store.local_root.joinpath("landing", landing_file_name(FIRST)).exists()
     status, said = run_cli(store, "audit", "archive")
     assert status == 0 and "archived" in said
     assert client.get(f"/months/{FIRST}/forecasts.csv").status_code == 404  # audited again: not produced yet
@@ -364,7 +367,7 @@ def test_forged_csrf_tokens_are_refused(
         assert answer.status_code == 403 and "did not come from this portal" in answer.text
         if form == "logout":
             assert victim.get("/").status_code == 200  # still logged in: a forged logout changes nothing
-    assert not store.landing_file(landing_file_name(FIRST)).exists()
+    assert not store.local_root.joinpath("landing", landing_file_name(FIRST)).exists()
     assert outcomes(store)[-1][1:] == (form, "refused: missing or wrong CSRF token")
 
 
@@ -398,7 +401,7 @@ def test_a_file_just_over_the_limit_is_refused_by_the_per_file_check(
         log_in(client, "olga")
         answer = send(client, FIRST, source)
     assert answer.status_code == 413 and "Nothing was landed" in answer.text
-    assert not store.landing_file(landing_file_name(FIRST)).exists()
+    assert not store.local_root.joinpath("landing", landing_file_name(FIRST)).exists()
     assert not list((store.portal_dir / "staging").iterdir())
     assert outcomes(store)[-1] == ("olga", "upload", "refused: file too large")
 
@@ -410,10 +413,10 @@ def test_a_path_in_the_uploaded_file_name_goes_nowhere(
     log_in(client, "olga")
     answer = send(client, FIRST, small_landing / landing_file_name(FIRST), name=name)
     assert answer.status_code == 200
-    assert sorted(path.name for path in store.landing_dir.iterdir()) == sorted(
+    assert sorted(path.name for path in store.local_root / "landing".iterdir()) == sorted(
         [landing_file_name(month) for month in ("2020-09", FIRST)]
     )
-    assert not (store.root.parent / "users.csv").exists() and not (store.root / "users.csv").exists()
+    assert not (store.local_root.parent / "users.csv").exists() and not (store.local_root / "users.csv").exists()
 
 
 @pytest.mark.parametrize(
@@ -439,7 +442,7 @@ def test_a_path_in_a_download_name_goes_nowhere(path: str, client: TestClient, s
 
 
 def test_a_viewer_downloads_a_produced_file(client: TestClient, store: ArtifactStore, small_landing: Path) -> None:
-    produced = store.forecasts_dir / f"forecasts_{FIRST}.csv"
+    produced = store.local_root / "forecasts" / f"forecasts_{FIRST}.csv"
     produced.parent.mkdir(parents=True)
     shutil.copy(small_landing / landing_file_name(FIRST), produced)
     log_in(client, "victor")

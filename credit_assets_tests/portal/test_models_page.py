@@ -14,10 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credit_assets import cli
+from credit_assets.core.blobs import sha256_of
 from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name
-from credit_assets.core.store import ArtifactStore, sha256_of
+from credit_assets.core.store import ArtifactStore
 from credit_assets.portal import models
 from credit_assets.portal.audit import AuditEvent
 from credit_assets.portal.users import Role, UserStore
@@ -38,7 +39,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> PreparedModels:
         patch.setattr("sys.stdin", io.StringIO(PASSWORDS["mira"] + "\n"))
         patch.setattr("sys.stdout", io.StringIO())
         assert (
-            cli.main(["add-user", "mira", "--role", "model_risk", "--password-stdin", "--root", str(store.root)]) == 0
+            cli.main(["add-user", "mira", "--role", "model_risk", "--password-stdin", "--root", str(store.local_root)])
+            == 0
         )
     users = UserStore(store.portal_users_file)
     assert users.get("mira").role is Role.MODEL_RISK
@@ -54,8 +56,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> PreparedModels:
 @pytest.fixture
 def prepared(template: PreparedModels, tmp_path: Path) -> PreparedModels:
     """A copy of the template's storage root and the secrets folder beside it."""
-    shutil.copytree(template.store.root.parent, tmp_path / "copy")
-    return replace(template, store=ArtifactStore((tmp_path / "copy" / template.store.root.name).resolve()))
+    shutil.copytree(template.store.local_root.parent, tmp_path / "copy")
+    return replace(template, store=ArtifactStore.at(tmp_path / "copy" / template.store.local_root.name))
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def decide(
 
 
 def registry(prepared: PreparedModels) -> ModelRegistry:
-    return ModelRegistry(prepared.store.registry_dir)
+    return ModelRegistry(prepared.store.blobs)
 
 
 def last_audit(store: ArtifactStore) -> tuple:
@@ -201,7 +203,7 @@ def test_a_decision_without_the_forms_token_or_too_large_is_refused(
 def test_the_months_page_flags_the_month_awaiting_approval_until_it_is_decided(
     client: TestClient, prepared: PreparedModels
 ) -> None:
-    landing = prepared.store.landing_file(landing_file_name(prepared.candidate_month))
+    landing = prepared.store.local_root.joinpath("landing", landing_file_name(prepared.candidate_month))
     landing.parent.mkdir(parents=True, exist_ok=True)
     landing.write_text("SK_ID_CURR\n1\n")  # only so the month is listed
     log_in(client, "victor")
@@ -221,7 +223,7 @@ def test_the_frontier_chart_and_documentation_come_by_a_logged_version_only(
     assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
     assert chart.content.startswith(b"\x89PNG")
     pack = client.get(f"/models/{prepared.champion}/documentation.html")
-    stored = prepared.store.documentation_file(prepared.champion)
+    stored = prepared.store.local_root.joinpath("documentation", f"{prepared.champion}.html")
     assert pack.status_code == 200 and pack.content == stored.read_bytes()
     entry = audit_log(prepared.store).entries()[-1]
     assert (entry["outcome"], entry["file"], entry["file_sha256"]) == ("ok", stored.name, sha256_of(stored))

@@ -23,7 +23,7 @@ def browser() -> Iterator[Browser]:
 
 def test_a_model_risk_user_approves_the_candidate_in_the_browser(browser: Browser, tmp_path: Path) -> None:
     prepared = prepare_models_root(tmp_path / "data")
-    with models_portal(prepared.store.root, tmp_path / "dagster_home") as portal:
+    with models_portal(prepared.store.local_root, tmp_path / "dagster_home") as portal:
         with tab(browser, portal.url) as page:
             entry = approve_in_browser(page, portal, COMMENT)
     assert entry["version"] == prepared.candidate and entry["comment"] == COMMENT and entry["decided_at"]

@@ -54,7 +54,7 @@ def ingested_history(scored: tuple[Path, dict]) -> Path:
 
 
 def forecasts_of(store: ArtifactStore, month: str) -> pd.DataFrame:
-    return pd.read_csv(store.forecasts_dir / f"forecasts_{month}.csv", keep_default_na=False)
+    return pd.read_csv(store.local_root / "forecasts" / f"forecasts_{month}.csv", keep_default_na=False)
 
 
 def test_the_months_page_shows_decision_counts_and_shares_and_links_the_summary(

@@ -30,8 +30,8 @@ from credit_assets_tests.support.materialise import materialize_month, storage_w
 
 def snapshot(store: ArtifactStore) -> dict[str, str]:
     """Every landing file and stored table, by content."""
-    files = [*store.landing_dir.glob("*"), *(store.root / "tables").rglob("*.parquet")]
-    return {str(path.relative_to(store.root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+    files = [*store.local_root / "landing".glob("*"), *(store.local_root / "tables").rglob("*.parquet")]
+    return {str(path.relative_to(store.local_root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
 def test_every_page_and_download_needs_a_login(client: TestClient) -> None:
@@ -66,7 +66,7 @@ def test_a_good_month_is_prechecked_and_landed_under_the_months_name(
     source = small_landing / landing_file_name(FIRST)
     answer = send(client, FIRST, source, name="march export (final).csv")
     assert answer.status_code == 200 and f"{FIRST} landed" in answer.text
-    landed = store.landing_file(landing_file_name(FIRST))
+    landed = store.local_root.joinpath("landing", landing_file_name(FIRST))
     assert landed.read_bytes() == source.read_bytes()
     assert not list((store.portal_dir / "staging").iterdir())
     assert status.month_status(instance, store, FIRST).state == "landed"
@@ -186,10 +186,10 @@ def test_users_are_stored_as_argon2_hashes_with_roles(tmp_path: Path) -> None:
 def test_a_failed_month_shows_the_step_and_the_broken_rule(
     store: ArtifactStore, small_landing: Path, instance: dg.DagsterInstance
 ) -> None:
-    landed = store.landing_file(landing_file_name(FIRST))
+    landed = store.local_root.joinpath("landing", landing_file_name(FIRST))
     shutil.copy(small_landing / landing_file_name(FIRST), landed)
     set_value("NAME_CONTRACT_TYPE", 2, "Crypto loans")(landed)
-    storage = storage_with(store.root, small_landing, [])
+    storage = storage_with(store.local_root, small_landing, [])
     assert not materialize_month(storage, FIRST, instance=instance).success
     found = status.month_status(instance, store, FIRST)
     assert found.state == "failed"

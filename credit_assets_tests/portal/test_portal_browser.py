@@ -50,20 +50,22 @@ class Portal:
 def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """The history ingested, `dagster dev` over it and the portal (`credit-assets portal`) on the same instance."""
     base = tmp_path_factory.mktemp("portal-browser")
-    home, store, source = base / "dagster_home", ArtifactStore(base / "data"), base / "generated"
+    home, store, source = base / "dagster_home", ArtifactStore.at(base / "data"), base / "generated"
     generate_landing_files(MONTHS, source, base / "generator_truth")
-    store.landing_dir.mkdir(parents=True)
-    (store.landing_dir / landing_file_name(HISTORY)).write_bytes((source / landing_file_name(HISTORY)).read_bytes())
+    store.local_root / "landing".mkdir(parents=True)
+    (store.local_root / "landing" / landing_file_name(HISTORY)).write_bytes(
+        (source / landing_file_name(HISTORY)).read_bytes()
+    )
     write_instance(home)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home))
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            result = materialize_month(StorageResource(root=str(store.root)), HISTORY, INGEST, instance=instance)
+            result = materialize_month(StorageResource(root=str(store.local_root)), HISTORY, INGEST, instance=instance)
             assert result.success, failure_message(result)
     users = UserStore(store.portal_users_file)
     for name, role in (("olga", Role.UPLOADER), ("victor", Role.VIEWER)):
         users.add(name, role, PASSWORDS[name])
-    with dagster_dev(home, store.root) as server, portal_process(home, store.root, server.url) as url:
+    with dagster_dev(home, store.local_root) as server, portal_process(home, store.local_root, server.url) as url:
         yield Portal(url, store, source, home / "credit_assets_secrets")
 
 
@@ -119,7 +121,7 @@ def test_a_broken_file_is_named_by_column_and_rule_and_not_landed(page: Page, po
     row = page.get_by_role("row").filter(has_text="values_within_bounds")
     expect(row).to_contain_text("DAYS_BIRTH")
     expect(row).to_contain_text("12000")
-    assert not portal.store.landing_file(landing_file_name(UPLOADED)).exists()
+    assert not portal.store.local_root.joinpath("landing", landing_file_name(UPLOADED)).exists()
     screenshot(page, "portal", "2-broken-file", full_page=True)
 
 
@@ -138,7 +140,7 @@ def test_a_viewer_sees_no_upload_and_is_refused_one(page: Page, portal: Portal) 
         },
     )
     assert answer.status == 403 and "victor is a viewer" in answer.text()
-    assert not portal.store.landing_file(landing_file_name(UPLOADED)).exists()
+    assert not portal.store.local_root.joinpath("landing", landing_file_name(UPLOADED)).exists()
 
 
 def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal: Portal, tmp_path: Path) -> None:
@@ -154,8 +156,8 @@ def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal
     expect(row).to_contain_text("lightgbm-")
     screenshot(page, "portal", "5-scored", full_page=True)
     expected = {
-        "forecasts": portal.store.forecasts_dir / f"forecasts_{UPLOADED}.csv",
-        "notices": portal.store.notices_dir / f"notices_{UPLOADED}.csv",
+        "forecasts": portal.store.local_root / "forecasts" / f"forecasts_{UPLOADED}.csv",
+        "notices": portal.store.local_root / "notices" / f"notices_{UPLOADED}.csv",
     }
     for link, stored in expected.items():
         with page.expect_download() as download:
@@ -166,7 +168,10 @@ def test_an_uploaded_month_is_scored_and_its_outputs_download(page: Page, portal
     with page.expect_download() as pack:
         row.get_by_role("link", name="documentation").click()
     version = row.locator("code").inner_text()
-    assert Path(pack.value.path()).read_bytes() == portal.store.documentation_file(version).read_bytes()
+    assert (
+        Path(pack.value.path()).read_bytes()
+        == portal.store.local_root.joinpath("documentation", f"{version}.html").read_bytes()
+    )
 
 
 def test_the_audit_log_holds_every_action(portal: Portal) -> None:

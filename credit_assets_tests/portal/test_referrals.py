@@ -30,7 +30,7 @@ HIDDEN = [column.name for column in schema.protected_columns()] + ["NAME_INCOME_
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A storage root with the portal's users, uma added through the command line; copied for each test."""
     root = tmp_path_factory.mktemp("referrals") / "root"
-    store = ArtifactStore(root.resolve())
+    store = ArtifactStore.at(root)
     add_users(store)
     with pytest.MonkeyPatch.context() as patch:  # `add-user --role underwriter` works
         patch.setattr("sys.stdin", io.StringIO(PASSWORDS[UNDERWRITER] + "\n"))
@@ -46,7 +46,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def store(template: Path, tmp_path: Path) -> ArtifactStore:
     shutil.copytree(template, tmp_path / "root")
-    return ArtifactStore((tmp_path / "root").resolve())
+    return ArtifactStore.at(tmp_path / "root")
 
 
 @pytest.fixture

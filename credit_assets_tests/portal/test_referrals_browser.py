@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from credit_assets.core.decisions.log import DECISION_DB_ENV, DecisionLog, LiveDecision, now_utc
+from credit_assets.core.databases import DECISION_DB_ENV
+from credit_assets.core.decisions.log import DecisionLog, LiveDecision, now_utc
 from credit_assets.core.store import ArtifactStore
 from credit_assets.portal.audit import AuditLog
 from credit_assets.portal.users import Role, UserStore, generate_password
@@ -56,8 +57,8 @@ def decide_in_browser(page: Page, referral: LiveDecision) -> None:
 def test_an_underwriter_decides_a_referral_in_the_browser(
     browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = ArtifactStore((tmp_path / "data").resolve())
-    url = f"sqlite:///{store.root / 'decisions' / 'decision_log.sqlite'}"
+    store = ArtifactStore.at(tmp_path / "data")
+    url = f"sqlite:///{store.local_root / 'decisions' / 'decision_log.sqlite'}"
     monkeypatch.setenv(DECISION_DB_ENV, url)  # the portal's process reads the log this test writes
     log = DecisionLog(url)
     old, *_ = log_arrivals(log, now_utc(), ARRIVALS)
@@ -65,7 +66,7 @@ def test_an_underwriter_decides_a_referral_in_the_browser(
     UserStore(store.portal_users_file).add(UNDERWRITER, Role.UNDERWRITER, password)
     home = tmp_path / "dagster_home"
     write_instance(home)
-    with portal_process(home, store.root, "http://127.0.0.1:3000") as portal, tab(browser, portal) as page:
+    with portal_process(home, store.local_root, "http://127.0.0.1:3000") as portal, tab(browser, portal) as page:
         open_queue(page, password, referrals=4)
         expect(page.locator("#old-count")).to_have_text("1 older than 48 hours")
         expect(page.locator(f"#referral-{old.decision_id}")).to_contain_text("waiting too long")

@@ -28,7 +28,7 @@ def report(instance: dg.DagsterInstance, run: dg.DagsterRun, event: DagsterEvent
 
 def states_along_the_run(instance: dg.DagsterInstance, root: Path, job_name: str, month: str) -> list[tuple[str, str]]:
     """(state, detail) as the run is created (NOT_STARTED), queued, starting, started and runs each step."""
-    store = ArtifactStore(root)
+    store = ArtifactStore.at(root)
     # a queued run names the code location it comes from, as the sensor's runs do
     origin = RemoteJobOrigin(
         RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("credit_assets"), "__repository__"), job_name
@@ -66,7 +66,7 @@ def test_the_history_month_is_validated_and_then_described_as_the_history(
     assert [state for state, _ in seen] == ["queued"] * 4 + ["validating"] * len(steps_of("ingest_month"))
     run = instance.get_runs(limit=1)[0]
     report(instance, run, DagsterEventType.RUN_SUCCESS)
-    done = status.month_status(instance, ArtifactStore(tmp_path), FIRST_MONTH)
+    done = status.month_status(instance, ArtifactStore.at(tmp_path), FIRST_MONTH)
     assert (done.state, done.detail, done.history) == ("ingested", history_note(FIRST_MONTH), True)
     assert done.detail == "2020-09 is the history month: it is kept for training and never scored"
 

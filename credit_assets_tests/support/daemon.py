@@ -118,13 +118,13 @@ def relanded(path: Path) -> None:
 
 def sorted_forecasts(storage_root: Path, month: str) -> pd.DataFrame:
     """The month's stored forecasts table (Parquet) as written, in SK_ID_CURR order."""
-    frame = pd.read_parquet(ArtifactStore(storage_root).table_path("forecasts", month))
+    frame = pd.read_parquet(ArtifactStore.at(storage_root).table_path("forecasts", month))
     return frame.sort_values("SK_ID_CURR", ignore_index=True)
 
 
 def sorted_export(storage_root: Path, month: str) -> list[bytes]:
     """The month's exported forecasts CSV byte for byte: its header line, then its application lines sorted."""
-    export = ArtifactStore(storage_root).forecasts_dir / f"forecasts_{month}.csv"
+    export = ArtifactStore.at(storage_root).forecasts_dir / f"forecasts_{month}.csv"
     header, *rows = export.read_bytes().splitlines(keepends=True)
     return [header, *sorted(rows)]
 

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from credit_assets.core.decisions.log import DECISION_DB_ENV, DecisionLog
+from credit_assets.core.databases import DECISION_DB_ENV
+from credit_assets.core.decisions.log import DecisionLog
 from credit_assets.core.decisions.tokens import Scope, TokenStore
 from credit_assets.core.store import ArtifactStore
 from credit_assets.defs.storage import StorageResource
@@ -78,4 +79,4 @@ def _answers(url: str) -> bool:
 
 
 def forecasts_of(root: Path, month: str) -> pd.DataFrame:
-    return ArtifactStore(root).read_table("forecasts", month)
+    return ArtifactStore.at(root).read_table("forecasts", month)

@@ -13,8 +13,8 @@ from credit_assets.core.decisions.log import DecisionLog, LiveDecision, new_deci
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.scoring import NO_REASON, Cutoffs, reason_columns
-from credit_assets.core.store import read_json
 from credit_assets.defs.storage import StorageResource
+from credit_assets_tests.support.files import read_json
 from credit_assets_tests.support.materialise import SCORED_MONTH
 
 ID = schema.ID_COLUMN
@@ -27,7 +27,9 @@ def json_value(value: Any) -> Any:
 
 def records_of(storage: StorageResource, month: str) -> list[dict[str, Any]]:
     """The month's landing file as JSON-like records without TARGET, as a caller sends them."""
-    frame = read_landing_csv(storage.store.landing_file(landing_file_name(month))).drop(columns=schema.TARGET_COLUMN)
+    frame = read_landing_csv(storage.store.local_root.joinpath("landing", landing_file_name(month))).drop(
+        columns=schema.TARGET_COLUMN
+    )
     return [{name: json_value(value) for name, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
@@ -37,8 +39,8 @@ def decide(
     """Decide the records as the service does, with the champion and cut-offs that scored `month` in the batch, one
     second apart from `start`."""
     forecasts = storage.store.read_table("forecasts", month, ["model_version"])
-    champion = ModelRegistry(storage.store.registry_dir).load(forecasts["model_version"].iloc[0])
-    cutoffs = Cutoffs(**read_json(storage.store.artifact_dir("forecasts", month) / "cutoffs.json"))
+    champion = ModelRegistry(storage.store.blobs).load(forecasts["model_version"].iloc[0])
+    cutoffs = Cutoffs(**read_json(storage.store.local_root.joinpath("artifacts", "forecasts", month) / "cutoffs.json"))
     frame, failures = check_records(records)
     assert frame is not None, failures[:3]
     table = decide_frame(frame, champion, cutoffs)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from credit_assets.core.decisions.log import sqlite_url
 from credit_assets.core.months import landing_file_name
 from credit_assets.definitions import defs
 from credit_assets.defs.decision_log import DecisionLogResource
@@ -45,18 +44,18 @@ def write_small_landing(folder: Path, config: GeneratorConfig = SMALL) -> list[P
     return generate_landing_files(config, folder, folder.parent / "generator_truth")
 
 
-def storage_with(root: Path, source_landing: Path, months: list[str]) -> StorageResource:
-    """A fresh storage root whose landing folder holds copies of the given months' files."""
+def storage_with(root: Path | str, source_landing: Path, months: list[str]) -> StorageResource:
+    """A fresh storage root (a folder or an object-store URL) whose landing area holds the given months' files."""
     storage = StorageResource(root=str(root))
-    storage.store.landing_dir.mkdir(parents=True, exist_ok=True)
     for month in months:
-        shutil.copy(source_landing / landing_file_name(month), storage.store.landing_file(landing_file_name(month)))
+        name = landing_file_name(month)
+        storage.store.land(name, (source_landing / name).read_bytes())
     return storage
 
 
 def decision_log_of(storage: StorageResource) -> DecisionLogResource:
-    """The storage root's own SQLite decision log, whatever the environment names for the deployment."""
-    return DecisionLogResource(url=sqlite_url(Path(storage.root)))
+    """The local storage root's own SQLite decision log, whatever the environment names for the deployment."""
+    return DecisionLogResource(url=f"sqlite:///{storage.store.local_root / 'decisions' / 'decision_log.sqlite'}")
 
 
 def materialize_month(

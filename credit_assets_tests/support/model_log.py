@@ -11,13 +11,15 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from credit_assets.core.blobs import write_text
 from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.calibration import Calibrator
 from credit_assets.core.modeling.card import ModelCard
 from credit_assets.core.modeling.models import LightGBMScorer, Model
 from credit_assets.core.modeling.registry import ModelRegistry
-from credit_assets.core.store import ArtifactStore, write_json, write_text
+from credit_assets.core.store import ArtifactStore
 from credit_assets.portal import models
+from credit_assets_tests.support.files import write_json
 
 matplotlib.use("Agg")
 FEATURES = ["EXT_SOURCE_2", "EXT_SOURCE_3", "AMT_ANNUITY"]
@@ -112,17 +114,20 @@ def _frontier_chart(path: Path, air: float) -> None:
 
 
 def _stored_search(store: ArtifactStore, month: str, entry: dict[str, Any], version: str, air: float) -> None:
-    folder = store.artifact_dir(models.MODEL_ASSET, month)
+    folder = store.local_root.joinpath("artifacts", models.MODEL_ASSET, month)
     write_json(folder / models.LDA_FILE, entry["lda"])
     _frontier_chart(folder / models.FRONTIER_FILE, air)
-    write_text(store.documentation_file(version), f"<!doctype html><title>{version}</title><h1>{version}</h1>")
+    write_text(
+        store.local_root.joinpath("documentation", f"{version}.html"),
+        f"<!doctype html><title>{version}</title><h1>{version}</h1>",
+    )
 
 
 def prepare_models_root(root: Path) -> PreparedModels:
     """Champion A developed for CHAMPION_MONTH and approved by FIRST_APPROVER; an AUC-decay trigger; candidate B
     developed for CANDIDATE_MONTH awaiting approval while A scores."""
-    store = ArtifactStore(root.resolve())
-    registry = ModelRegistry(store.registry_dir)
+    store = ArtifactStore.at(root)
+    registry = ModelRegistry(store.blobs)
     champion, _ = registry.register(tiny_model(CHAMPION_MONTH, 1, 0.731))
     candidate, _ = registry.register(tiny_model(CANDIDATE_MONTH, 2, 0.744))
     first = month_entry(CHAMPION_MONTH, None, champion, [_trigger("no_champion", CHAMPION_MONTH, {})], 0.86)

@@ -39,7 +39,7 @@ class ModelsPortal:
 
     @property
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(self.store.registry_dir)
+        return ModelRegistry(self.store.blobs)
 
 
 @contextmanager
@@ -48,13 +48,13 @@ def models_portal(
 ) -> Iterator[ModelsPortal]:
     """The real portal over `root` with `user` as a model_risk user (given a new password when it exists). `home`
     is the DAGSTER_HOME whose instance the months page reads: the runs' own, or a new empty one when it has none."""
-    store = ArtifactStore(root.resolve())
+    store = ArtifactStore.at(root)
     password = generate_password()
     UserStore(store.portal_users_file).add(user, Role.MODEL_RISK, password, replace=True)
     if not (home / "dagster.yaml").is_file():
         write_instance(home)
     secrets_dir = Path(os.environ.get("CREDIT_ASSETS_SECRETS_DIR", home / "credit_assets_secrets"))
-    with portal_process(home, store.root, dagster_url) as url:
+    with portal_process(home, store.local_root, dagster_url) as url:
         yield ModelsPortal(url, store, secrets_dir, user, password)
 
 

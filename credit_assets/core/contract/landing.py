@@ -31,10 +31,10 @@ PACKED_HEAD = 1 << 12  # an .xlsx names its xl/ members within its first few hun
 class LandingFileError(ValueError):
     """A landing file that cannot become a typed table; the message names the file, column, rule and rows."""
 
-    def __init__(self, path: Path, rule: str, detail: str, column: str | None = None) -> None:
-        self.path, self.rule, self.detail, self.column = path, rule, detail, column
+    def __init__(self, name: str, rule: str, detail: str, column: str | None = None) -> None:
+        self.name, self.rule, self.detail, self.column = name, rule, detail, column
         where = f", column {column}" if column else ""
-        super().__init__(f"{path.name}{where}: rule '{rule}' broken: {detail}")
+        super().__init__(f"{name}{where}: rule '{rule}' broken: {detail}")
 
 
 @dataclass(frozen=True)
@@ -69,17 +69,21 @@ def line_numbers(lines: list[int]) -> str:
 
 
 def read_landing_csv(path: Path) -> pd.DataFrame:
-    """Read a landing CSV with the contract's dtypes; columns outside the contract are kept as text."""
-    data = path.read_bytes()
-    _check_bytes(path, data)
-    header = _read_header(path, data)
+    """Read a local landing CSV with the contract's dtypes; columns outside the contract are kept as text."""
+    return parse_landing_csv(path.name, path.read_bytes())
+
+
+def parse_landing_csv(file_name: str, data: bytes) -> pd.DataFrame:
+    """A landing file's bytes as a frame with the contract's dtypes; errors name the file by `file_name`."""
+    _check_bytes(file_name, data)
+    header = _read_header(file_name, data)
     column_types = {
         name: _ARROW_TYPES[schema.column(name).dtype] if _in_contract(name) else pa.string() for name in header
     }
     try:
         table = _read_arrow(data, column_types)
     except pa.ArrowInvalid as error:
-        raise _diagnose(path, data, header, error) from error
+        raise _diagnose(file_name, data, header, error) from error
     return table.to_pandas(self_destruct=True)  # frees each Arrow column once converted
 
 
@@ -94,23 +98,23 @@ def _read_arrow(data: bytes, column_types: dict[str, pa.DataType]) -> pa.Table:
     return pacsv.read_csv(io.BytesIO(data), convert_options=convert)
 
 
-def _check_bytes(path: Path, data: bytes) -> None:
+def _check_bytes(file_name: str, data: bytes) -> None:
     if not data.strip():
-        raise LandingFileError(path, "file has a header and rows", "the file is empty (0 bytes of content)")
+        raise LandingFileError(file_name, "file has a header and rows", "the file is empty (0 bytes of content)")
     if data.startswith(UTF8_BOM):
         raise LandingFileError(
-            path, "UTF-8 without byte-order mark", "the file starts with a UTF-8 BOM; save it without"
+            file_name, "UTF-8 without byte-order mark", "the file starts with a UTF-8 BOM; save it without"
         )
     packed = next((words for known, words in _PACKED if known(data[:PACKED_HEAD])), None)
     if packed:  # looking at the first bytes costs nothing; an archive would fail later in words naming a byte
-        raise LandingFileError(path, "plain CSV text", packed)
+        raise LandingFileError(file_name, "plain CSV text", packed)
     try:
         _check_utf8(data)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         byte = data[error.start]
         raise LandingFileError(
-            path,
+            file_name,
             "UTF-8 text",
             f"line {line} holds the byte 0x{byte:02x}, which is not UTF-8 text: save the file as UTF-8",
         ) from error
@@ -127,32 +131,32 @@ def _check_utf8(data: bytes) -> None:
         raise
 
 
-def _read_header(path: Path, data: bytes) -> list[str]:
+def _read_header(file_name: str, data: bytes) -> list[str]:
     first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
     header = next(csv.reader([first_line]))
     if len(header) == 1 and any(sep in first_line for sep in ";\t|"):
-        raise LandingFileError(path, "comma-separated", f"the header has one field only: {first_line[:80]!r}...")
+        raise LandingFileError(file_name, "comma-separated", f"the header has one field only: {first_line[:80]!r}...")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise LandingFileError(path, "unique column names", f"repeated in the header: {duplicates}")
+        raise LandingFileError(file_name, "unique column names", f"repeated in the header: {duplicates}")
     return header
 
 
-def _diagnose(path: Path, data: bytes, header: list[str], error: pa.ArrowInvalid) -> LandingFileError:
+def _diagnose(file_name: str, data: bytes, header: list[str], error: pa.ArrowInvalid) -> LandingFileError:
     """Find the first column and rows that keep the file from being read with the contract's dtypes."""
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))[1:]
     repeated = _repeated_header_lines(rows, header)
     if repeated:  # two files joined: the second's header is a ragged row or text in a number column, said plainly
         verb = "repeats" if len(repeated) == 1 else "repeat"
         return LandingFileError(
-            path, "one header line", f"{line_numbers(repeated)} {verb} the header (files joined?): remove it"
+            file_name, "one header line", f"{line_numbers(repeated)} {verb} the header (files joined?): remove it"
         )
     ragged = [(line, row) for line, row in enumerate(rows, start=2) if len(row) != len(header)]
     if ragged:
         line, row = ragged[0]
         more = f"; {len(ragged) - 1:,} more rows differ too" if len(ragged) > 1 else ""
         return LandingFileError(
-            path,
+            file_name,
             "every row has the header's number of fields",
             f"line {line} has {len(row)} fields where the header has {len(header)} (a truncated or broken line){more}",
         )
@@ -161,8 +165,8 @@ def _diagnose(path: Path, data: bytes, header: list[str], error: pa.ArrowInvalid
         if _in_contract(name) and not schema.column(name).is_text:
             problem = _type_problem(text, name)
             if problem:
-                return LandingFileError(path, problem[0], problem[1], column=name)
-    return LandingFileError(path, "readable CSV", str(error))
+                return LandingFileError(file_name, problem[0], problem[1], column=name)
+    return LandingFileError(file_name, "readable CSV", str(error))
 
 
 def _repeated_header_lines(rows: list[list[str]], header: list[str]) -> list[int]:
@@ -187,7 +191,7 @@ def _type_problem(text: pd.DataFrame, name: str) -> tuple[str, str] | None:
     return rule, f"{count(int(bad.sum()), 'value')} {verb} not {kind}: " + "; ".join(map(str, examples))
 
 
-def labels_added(path: Path, stored_ids: pd.Series, stored_columns: list[str]) -> bool:
+def labels_added(name: str, data: bytes, stored_ids: pd.Series, stored_columns: list[str]) -> bool:
     """Whether a landing file holds exactly the applications already stored for its month, now with TARGET, where
     the stored month had none: the month's labels landing, not a new or corrected month. False for any file that
     does not read as a CSV with SK_ID_CURR (the pipeline then reports what is wrong with it)."""
@@ -195,13 +199,12 @@ def labels_added(path: Path, stored_ids: pd.Series, stored_columns: list[str]) -
         return False
     try:
         table = pacsv.read_csv(
-            path,
+            io.BytesIO(data),
             convert_options=pacsv.ConvertOptions(
                 include_columns=[schema.ID_COLUMN], column_types={schema.ID_COLUMN: pa.int64()}
             ),
         )
-        with open(path, "rb") as handle:
-            header = _read_header(path, handle.read(1 << 16))
+        header = _read_header(name, data[: 1 << 16])
     except (pa.ArrowInvalid, LandingFileError, UnicodeDecodeError):
         return False
     ids = table.column(schema.ID_COLUMN).to_numpy(zero_copy_only=False)

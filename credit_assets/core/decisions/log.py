@@ -18,12 +18,11 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 
 from credit_assets.core.contract import schema
 from credit_assets.core.scoring import NO_REASON, REASON_COUNT, reason_columns
 
-DECISION_DB_ENV = "CREDIT_ASSETS_DECISION_DB_URL"  # wins over everything below when set
 SCHEMA_LOCK = 28_000_001  # a PostgreSQL advisory lock: one process at a time creates the tables and triggers
 NOTICE_DAYS = 30  # Regulation B, 12 CFR 1002.9(a)(1)(i): notice within 30 days of a completed application
 
@@ -166,28 +165,6 @@ def request_sha256(record: dict[str, Any]) -> str:
 
 def new_decision_id() -> str:
     return uuid.uuid4().hex
-
-
-def sqlite_url(storage_root: Path) -> str:
-    """The SQLite decision log under a storage root (the default when no other database is named)."""
-    return f"sqlite:///{(storage_root / 'decisions' / 'decision_log.sqlite').resolve()}"
-
-
-def database_url(storage_root: Path) -> str:
-    """CREDIT_ASSETS_DECISION_DB_URL; else PostgreSQL from DAGSTER_PG_* when the deployment runs one; else SQLite
-    under the storage root."""
-    if os.environ.get(DECISION_DB_ENV):
-        return os.environ[DECISION_DB_ENV]
-    if os.environ.get("DAGSTER_PG_HOST"):
-        return URL.create(
-            "postgresql+psycopg2",
-            username=os.environ.get("DAGSTER_PG_USERNAME"),
-            password=os.environ.get("DAGSTER_PG_PASSWORD"),
-            host=os.environ["DAGSTER_PG_HOST"],
-            port=int(os.environ.get("DAGSTER_PG_PORT", "5432")),
-            database=os.environ.get("DAGSTER_PG_DB"),
-        ).render_as_string(hide_password=False)
-    return sqlite_url(storage_root)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

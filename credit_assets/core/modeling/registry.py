@@ -1,27 +1,24 @@
-"""The model registry on the storage root: every trained model kept by content, and an append-only promotion log.
+"""The model registry in the store: every trained model kept by content, and an append-only promotion log.
 
 A model's version is its family and the SHA-256 of the files that define its predictions, so a re-run that
 trains the same model finds it already stored and a different model is a new version; nothing is overwritten.
-Each version's folder holds a manifest of its files' hashes, checked on every load. The promotion log is one
-JSON line per decision carrying its own hash and the hash of the line before it, so an edited, inserted or
-removed line is found (all but the removal of the newest lines, which only a copy kept elsewhere can show).
+Each version's folder holds a manifest of its files' hashes, written last and checked on every load: a version
+exists once its manifest does. The promotion log is one JSON entry per decision carrying its own hash and the
+hash of the entry before it, so an edited, inserted or removed entry is found (all but the removal of the newest
+ones, which only a copy kept elsewhere can show); on object storage each entry is created by a conditional write.
 """
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from credit_assets.core.chained_log import ChainBroken, ChainedLog
+from credit_assets.core.blobs import Blobs, MissingArtifact
+from credit_assets.core.chained_log import ChainBroken, ChainedLog, lines_at
 from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.calibration import Calibrator
 from credit_assets.core.modeling.card import CARD_FILE, ModelCard
 from credit_assets.core.modeling.models import CALIBRATION_FILE, Model, scorer_from_files
-from credit_assets.core.store import MissingArtifact, sha256_of
 
 MANIFEST_FILE = "manifest.json"
 
@@ -38,69 +35,74 @@ def content_version(family: str, files: dict[str, str]) -> str:
 
 
 class ModelRegistry:
-    """Versions under root/models/<version>/, decisions in root/promotions.jsonl."""
+    """Versions under registry/models/<version>/, decisions in registry/promotions.jsonl."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.models_dir = root / "models"
-        self.log_path = root / "promotions.jsonl"
-        self.log = ChainedLog(self.log_path)
+    def __init__(self, blobs: Blobs, prefix: str = "registry") -> None:
+        self.blobs, self.prefix = blobs, prefix
+        self.log = ChainedLog(lines_at(blobs, f"{prefix}/promotions.jsonl"))
 
-    def folder(self, version: str) -> Path:
-        return self.models_dir / version
+    def _folder(self, version: str) -> str:
+        return f"{self.prefix}/models/{version}"
+
+    def location(self, version: str) -> str:
+        return self.blobs.location(self._folder(version))
+
+    def log_state(self) -> object:
+        """Changes whenever a decision is appended to the promotion log."""
+        return self.log.lines.state()
 
     def register(self, model: Model) -> tuple[Model, bool]:
         """Store a model under its content version; returns it with its card versioned, and whether it is new."""
         files = model.files()
         version = content_version(model.card.family, files)
-        if self.folder(version).exists():
+        if self.blobs.exists(f"{self._folder(version)}/{MANIFEST_FILE}"):
             return self.load(version), False
         card = replace(model.card, version=version)
-        self._write_folder(version, {**files, CARD_FILE: card.to_json()})
+        stored = {name: text.encode("utf-8") for name, text in {**files, CARD_FILE: card.to_json()}.items()}
+        manifest = {name: hashlib.sha256(data).hexdigest() for name, data in stored.items()}
+        stored[MANIFEST_FILE] = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+        self.blobs.put_folder(self._folder(version), stored, commit=MANIFEST_FILE)
         return replace(model, card=card), True
-
-    def _write_folder(self, version: str, files: dict[str, str]) -> None:
-        """Write the files and their manifest in a temp folder, then rename it into place in one step."""
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.models_dir, prefix=f".{version}."))
-        try:
-            for name, text in files.items():
-                (staging / name).write_text(text, encoding="utf-8")
-            manifest = {name: sha256_of(staging / name) for name in files}
-            (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-            staging.chmod(0o755)
-            os.rename(staging, self.folder(version))
-        except OSError:
-            if self.folder(version).exists():  # a concurrent run stored the same version first
-                return
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     def verify(self, version: str) -> dict[str, str]:
         """The version's files, after checking each against the manifest; a clear error naming any mismatch."""
-        folder = self.folder(version)
-        if not (folder / MANIFEST_FILE).is_file():
-            raise MissingArtifact(f"No model version {version} in the registry ({folder}).")
-        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        folder = self._folder(version)
+        try:
+            manifest = json.loads(self.blobs.get(f"{folder}/{MANIFEST_FILE}"))
+        except MissingArtifact:
+            raise MissingArtifact(f"No model version {version} in the registry ({self.location(version)}).") from None
+        files = {}
         for name, expected in sorted(manifest.items()):
-            path = folder / name
-            if not path.is_file() or sha256_of(path) != expected:
+            try:
+                data = self.blobs.get(f"{folder}/{name}")
+            except MissingArtifact:
+                data = None
+            if data is None or hashlib.sha256(data).hexdigest() != expected:
                 raise RegistryError(
-                    f"Registry entry {version}: {path} no longer matches its recorded SHA-256 {expected[:12]}; "
-                    "the model is not used. Restore the file from a backup (the registry never rewrites it)."
+                    f"Registry entry {version}: {self.blobs.location(f'{folder}/{name}')} no longer matches its "
+                    f"recorded SHA-256 {expected[:12]}; the model is not used. Restore the file from a backup (the "
+                    "registry never rewrites it)."
                 )
-        return {name: (folder / name).read_text() for name in manifest}
+            files[name] = data.decode("utf-8")
+        return files
 
     def load(self, version: str) -> Model:
         files = self.verify(version)
         card = ModelCard.from_json(files[CARD_FILE])
         return Model(scorer_from_files(card.family, files), Calibrator.from_json(files[CALIBRATION_FILE]), card)
 
+    def card(self, version: str) -> ModelCard | None:
+        """A version's card as stored, unchecked (for display), or None when there is no such version."""
+        try:
+            return ModelCard.from_json(self.blobs.get(f"{self._folder(version)}/{CARD_FILE}"))
+        except MissingArtifact:
+            return None
+
     def cards(self) -> list[ModelCard]:
         """Every stored version's card, oldest month first."""
-        folders = sorted(self.models_dir.glob("*/" + CARD_FILE)) if self.models_dir.exists() else []
-        cards = [ModelCard.from_json(path.read_text()) for path in folders if not path.parent.name.startswith(".")]
+        prefix = f"{self.prefix}/models/"
+        keys = [key for key in self.blobs.keys(prefix) if key.endswith(f"/{MANIFEST_FILE}")]
+        cards = [ModelCard.from_json(self.blobs.get(key.replace(MANIFEST_FILE, CARD_FILE))) for key in keys]
         return sorted(cards, key=lambda card: (card.month, card.family, card.version))
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import dagster as dg
 from credit_assets.core.decisions import notices as core_notices
 from credit_assets.core.decisions.log import now_utc
 from credit_assets.core.scoring import NoticeSettings
-from credit_assets.core.store import write_csv
+from credit_assets.core.store import NOTICES_EXPORT
 from credit_assets.defs.assets.decisions import decisions
 from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.config import config_class, to_settings
@@ -39,7 +39,7 @@ def adverse_action_notices(
         storage.read_table(context, decisions, month), storage.find_table(context, forecasts, month), month, settings
     )
     storage.write_table(context, notices)
-    export = write_csv(storage.store.notices_dir / f"notices_{month}.csv", notices)
+    export = storage.store.write_export(NOTICES_EXPORT, month, notices)
     batch = notices[notices["application_date"] == ""]
     return dg.MaterializeResult(
         metadata={
@@ -48,7 +48,7 @@ def adverse_action_notices(
             "decision_date": batch["decision_date"].iloc[0] if len(batch) else settings.decision_date,
             "batch_only_declines": len(batch),
             "batch_only_note": BATCH_ONLY_NOTE,
-            "export": dg.MetadataValue.path(str(export)),
+            "export": dg.MetadataValue.path(export),
             "preview": table(notices.head(10)),
         }
     )

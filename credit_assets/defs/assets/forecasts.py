@@ -6,7 +6,6 @@ The export for people outside Dagster holds SK_ID_CURR and model outputs only.
 
 from collections.abc import Iterator
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -23,7 +22,7 @@ from credit_assets.core.scoring import (
     score,
     top_reasons,
 )
-from credit_assets.core.store import write_csv
+from credit_assets.core.store import FORECASTS_EXPORT
 from credit_assets.defs.assets.features import features
 from credit_assets.defs.assets.model import model
 from credit_assets.defs.assets.validated_applications import validated_applications
@@ -34,10 +33,6 @@ from credit_assets.defs.storage import StorageResource
 
 ForecastConfig = config_class(Cutoffs, "ForecastConfig")
 CUTOFFS_FILE = "cutoffs.json"
-
-
-def export_path(storage: StorageResource, month: str) -> Path:
-    return storage.store.forecasts_dir / f"forecasts_{month}.csv"
 
 
 @monthly_asset(
@@ -56,7 +51,7 @@ def forecasts(
     frame = score(storage.read_table(context, features, month), champion, cutoffs)
     storage.write_table(context, frame)
     storage.write_report(context, CUTOFFS_FILE, asdict(cutoffs))  # what decision economics judges
-    export = write_csv(export_path(storage, month), frame)
+    export = storage.store.write_export(FORECASTS_EXPORT, month, frame)
     return dg.MaterializeResult(
         metadata=figures(
             {
@@ -69,7 +64,7 @@ def forecasts(
                 "decision_counts": dg.MetadataValue.json(decision_counts(frame)),
                 "applications_per_probability_band": dg.MetadataValue.json(applications_per_band(frame)),
                 "top_reasons": dg.MetadataValue.json(top_reasons(frame)),
-                "export": dg.MetadataValue.path(str(export)),
+                "export": dg.MetadataValue.path(export),
                 "preview": table(frame.head(10)),
             }
         )

@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from credit_assets.core.contract import schema
+from credit_assets.core.databases import studies_url
 from credit_assets.core.modeling import change_control, compliance, lda
 from credit_assets.core.modeling.change_control import ChampionState, Plan
 from credit_assets.core.modeling.charts import model_charts
@@ -96,7 +97,7 @@ def developed(
     month = context.partition_key
     data = training_window(context, storage, month, settings)
     protected = validation_protected(context, storage, data.validation_months)
-    found = develop(month, data, protected, settings, storage.store.optuna_storage_url, champion)
+    found = develop(month, data, protected, settings, studies_url(storage.store), champion)
     models, new = registered(storage, found.models)
     storage.write_report(context, LDA_FILE, found.search.to_dict())
     storage.write_report_files(context, {FRONTIER_FILE: found.frontier_png})
@@ -386,6 +387,6 @@ def card_metadata(storage: StorageResource, scoring: Model) -> dict[str, Any]:
         "best_iteration": card.best_iteration,
         "feature_count": len(card.features),
         "params": dg.MetadataValue.json(card.params),
-        "registry_folder": dg.MetadataValue.path(str(storage.registry.folder(card.version))),
-        "documentation": dg.MetadataValue.path(str(storage.store.documentation_file(card.version))),
+        "registry_folder": dg.MetadataValue.path(storage.registry.location(card.version)),
+        "documentation": dg.MetadataValue.path(storage.store.documentation_location(card.version)),
     }

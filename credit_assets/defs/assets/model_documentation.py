@@ -2,12 +2,12 @@
 
 import dagster as dg
 
+from credit_assets.core.databases import studies_url
 from credit_assets.core.modeling import change_control, comparison, documentation
 from credit_assets.core.modeling.documentation import PackInputs
 from credit_assets.core.modeling.lda import LdaSearch
 from credit_assets.core.modeling.tuning import STUDY_PREFIX, study_trials
 from credit_assets.core.months import previous_month
-from credit_assets.core.store import write_text
 from credit_assets.defs.assets import decision_economics, drift, fairness, forecast_performance, model_comparison
 from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE, model
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset
@@ -32,7 +32,7 @@ REPORTS = {
 def trials_of(storage: StorageResource, card_provenance: dict) -> list[dict]:
     source = str(card_provenance.get("source", ""))
     name = source.removeprefix("optuna study ") if source.startswith(f"optuna study {STUDY_PREFIX}") else ""
-    return documentation.trial_rows(study_trials(storage.store.optuna_storage_url, name)) if name else []
+    return documentation.trial_rows(study_trials(studies_url(storage.store), name)) if name else []
 
 
 def packs_due(decision: dict) -> list[str]:
@@ -49,8 +49,8 @@ def development_of(
     if proposal is None:
         return None, None, {}
     stored = storage.find_report(context, model, proposal["month"], LDA_FILE)
-    chart = storage.report_path(model, proposal["month"], FRONTIER_FILE)
-    images = {documentation.LDA_CHART: chart.read_bytes()} if chart.is_file() else {}
+    chart = storage.find_report_file(context, model, proposal["month"], FRONTIER_FILE)
+    images = {documentation.LDA_CHART: chart} if chart is not None else {}
     return proposal, LdaSearch.from_dict(stored) if stored else None, images
 
 
@@ -78,7 +78,7 @@ def model_documentation(context: dg.AssetExecutionContext, storage: StorageResou
         item["version"]: storage.load_version(context, model, item["version"]).card for item in decision["candidates"]
     }
     previous = storage.find_model(context, model, previous_month(month))
-    images = {title: storage.report_path(asset, month, name) for (asset, name), title in CHARTS.items()}
+    images = {title: storage.find_report_file(context, asset, month, name) for (asset, name), title in CHARTS.items()}
     shared = {
         "comparison": storage.find_report(context, model_comparison.model_comparison, month, comparison.REPORT_FILE)
         or [],
@@ -94,23 +94,24 @@ def model_documentation(context: dg.AssetExecutionContext, storage: StorageResou
             previous=previous.card if previous else None,
             trials=trials_of(storage, cards[version].params_provenance),
             **shared,
-            images={**{t: path.read_bytes() for t, path in images.items() if path.is_file()}, **frontier},
+            images={**{title: data for title, data in images.items() if data is not None}, **frontier},
             proposal=proposal,
             approval=approval_of(entries, version),
             search=search,
         )
         text = documentation.render(pack)
         if version == decision["champion"]:
-            stored = write_text(storage.report_path(context.asset_key, month, PACK_FILE), text)
-        exported[version] = write_text(storage.store.documentation_file(version), text)
+            stored = storage.write_report_files(context, {PACK_FILE: text.encode("utf-8")})[PACK_FILE]
+            size = len(text.encode("utf-8"))
+        exported[version] = storage.store.write_documentation(version, text)
     return dg.MaterializeResult(
         metadata={
             "model_version": decision["champion"],
-            "documentation": dg.MetadataValue.path(str(exported[decision["champion"]])),
-            "awaiting_approval_documentation": dg.MetadataValue.path(str(exported[decision["proposed"]]))
+            "documentation": dg.MetadataValue.path(exported[decision["champion"]]),
+            "awaiting_approval_documentation": dg.MetadataValue.path(exported[decision["proposed"]])
             if decision["proposed"] in exported and decision["proposed"] != decision["champion"]
             else "-",
-            "month_copy": dg.MetadataValue.path(str(stored)),
-            "size_bytes": stored.stat().st_size,
+            "month_copy": dg.MetadataValue.path(stored),
+            "size_bytes": size,
         }
     )

@@ -1,10 +1,11 @@
 """raw_applications: a month's landing CSV, read against the contract and stored as typed Parquet."""
 
+import hashlib
+
 import dagster as dg
 
-from credit_assets.core.contract.landing import LandingFileError, read_landing_csv
+from credit_assets.core.contract.landing import LandingFileError, parse_landing_csv
 from credit_assets.core.months import landing_file_name
-from credit_assets.core.store import sha256_of
 from credit_assets.defs.metadata import table_schema
 from credit_assets.defs.partitions import Refusal, monthly_asset
 from credit_assets.defs.storage import StorageResource
@@ -19,16 +20,17 @@ SOURCE_SHA256 = "source_sha256"
 )
 def raw_applications(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     """Read the month's landing CSV with the contract's dtypes and store it as Parquet."""
-    path = storage.store.landing_file(landing_file_name(context.partition_key))
-    if not path.is_file():
-        raise Refusal(f"No landing file for {context.partition_key}: expected {path}.")
+    store, name = storage.store, landing_file_name(context.partition_key)
+    if not store.has_landing(name):
+        raise Refusal(f"No landing file for {context.partition_key}: expected {store.landing_location(name)}.")
+    data = store.read_landing(name)
     try:
-        frame = read_landing_csv(path)
+        frame = parse_landing_csv(name, data)
     except LandingFileError as error:
         raise Refusal(
             description=str(error),
             metadata={
-                "file": str(path),
+                "file": store.landing_location(name),
                 "column": error.column or "(file)",
                 "rule": error.rule,
                 "detail": error.detail,
@@ -39,9 +41,9 @@ def raw_applications(context: dg.AssetExecutionContext, storage: StorageResource
         metadata={
             "dagster/row_count": len(frame),
             "dagster/column_schema": table_schema(frame),
-            "source_file": path.name,
-            SOURCE_SHA256: sha256_of(path),
-            "source_bytes": path.stat().st_size,
+            "source_file": name,
+            SOURCE_SHA256: hashlib.sha256(data).hexdigest(),
+            "source_bytes": len(data),
         }
     )
 

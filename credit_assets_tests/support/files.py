@@ -1,0 +1,22 @@
+"""Reading and writing the local store's files directly: what the tests inspect or tamper with on purpose."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from credit_assets.core.blobs import write_text
+from credit_assets.core.store import csv_bytes, json_bytes
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    return write_text(path, json_bytes(payload).decode("utf-8"))
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    return write_text(path, csv_bytes(frame).decode("utf-8"))
