@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from credit_assets.core.databases import studies_url
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.modeling.tuning import STUDY_PREFIX, study_trials
 from credit_assets.defs.storage import StorageResource
@@ -137,7 +138,7 @@ def test_kill_while_training_keeps_the_previous_model_and_a_rerun_succeeds(
     result = materialize_month(storage, FIRST, ["model", "forecasts"], model_config=retune)
     assert result.success
     assert ModelRegistry(storage.store.blobs).champion(FIRST) is not None
-    trials = study_trials(storage.store.optuna_storage_url, f"{STUDY_PREFIX}{FIRST}")
+    trials = study_trials(studies_url(storage.store), f"{STUDY_PREFIX}{FIRST}")
     assert trials["value"].notna().sum() >= 6  # the killed study was resumed, not corrupted
 
 

@@ -77,7 +77,7 @@ def test_generated_months_pass_every_check_and_keep_contract_dtypes(ingested: St
 
 def test_hand_made_real_format_rows_pass_and_quirks_are_normalised(tmp_path: Path) -> None:
     storage = StorageResource(root=str(tmp_path))
-    storage.store.local_root / "landing".mkdir(parents=True)
+    (storage.store.local_root / "landing").mkdir(parents=True)
     header = ",".join(schema.column_names())
     (storage.store.local_root / "landing" / landing_file_name(HISTORY)).write_text(
         "\n".join([header, *REAL_FORMAT_ROWS]) + "\n"

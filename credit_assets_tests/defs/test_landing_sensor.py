@@ -75,7 +75,7 @@ def test_touched_but_identical_file_requests_nothing(seen_once: tuple, instance:
 )
 def test_badly_named_file_is_skipped_without_a_crash(name: str, tmp_path: Path, instance: dg.DagsterInstance) -> None:
     storage = StorageResource(root=str(tmp_path))
-    storage.store.local_root / "landing".mkdir(parents=True)
+    (storage.store.local_root / "landing").mkdir(parents=True)
     (storage.store.local_root / "landing" / name).write_text("whatever")
     settle(storage.store.local_root / "landing" / name)
     result = evaluate(storage, instance)

@@ -293,7 +293,7 @@ def test_a_model_wired_to_a_protected_feature_is_refused_in_the_run(
     assert all("AGE_YEARS" in registry(scored).load(c["version"]).card.features for c in developed)
     assert set(scored.store.read_table("forecasts", THIRD)["model_version"]) == {kept}
     first = copy_storage(scored.store.local_root, tmp_path / "first")  # no champion in force: the check blocks
-    first.store.local_root / "registry".joinpath("promotions.jsonl").unlink()
+    (first.store.local_root / "registry").joinpath("promotions.jsonl").unlink()
     refused = materialize_month(first, THIRD, ["model"], model_config={"retune": "never"})
     [check] = [e for e in refused.get_asset_check_evaluations() if e.check_name == "no_protected_inputs"]
     assert not refused.success and check.severity == dg.AssetCheckSeverity.ERROR

@@ -2,6 +2,7 @@
 frontier, the candidate waits for a model_risk approval while the old champion scores, an approval makes it the
 next month's champion, a rejection keeps the old one, and the promotion log holds every decision."""
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +16,6 @@ from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.browser import chromium, tab
-from credit_assets_tests.support.files import read_json
 from credit_assets_tests.support.materialise import (
     INGEST,
     copy_storage,
@@ -70,10 +70,10 @@ def test_the_loop_from_trigger_to_approval_rejection_and_the_log(pending: Storag
     assert state.champion is None and state.pending["month"] == OCT
     assert [t["kind"] for t in state.pending["review"]["triggers"]] == ["no_champion"]
     candidate = state.pending["proposed"]
-    search = read_json(ingested.report_path(MODEL, OCT, LDA_FILE))
+    search = json.loads(ingested.store.read_report_file(MODEL.to_user_string(), OCT, LDA_FILE))
     assert search["proxies"] and len([a for a in search["alternatives"] if a["kind"] == "model"]) >= 3
     assert all("air" in a and "validation_auc" in a and "profit" in a for a in search["alternatives"])
-    assert ingested.report_path(MODEL, OCT, FRONTIER_FILE).read_bytes().startswith(b"\x89PNG")
+    assert ingested.store.read_report_file(MODEL.to_user_string(), OCT, FRONTIER_FILE).startswith(b"\x89PNG")
     waiting = run(ingested, NOV)  # nothing scores while the first champion awaits its approval
     assert not waiting.success and f"candidate {candidate} awaits approval" in failure_message(waiting)
 

@@ -413,7 +413,7 @@ def test_a_path_in_the_uploaded_file_name_goes_nowhere(
     log_in(client, "olga")
     answer = send(client, FIRST, small_landing / landing_file_name(FIRST), name=name)
     assert answer.status_code == 200
-    assert sorted(path.name for path in store.local_root / "landing".iterdir()) == sorted(
+    assert sorted(path.name for path in (store.local_root / "landing").iterdir()) == sorted(
         [landing_file_name(month) for month in ("2020-09", FIRST)]
     )
     assert not (store.local_root.parent / "users.csv").exists() and not (store.local_root / "users.csv").exists()

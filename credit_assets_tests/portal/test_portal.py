@@ -30,7 +30,7 @@ from credit_assets_tests.support.materialise import materialize_month, storage_w
 
 def snapshot(store: ArtifactStore) -> dict[str, str]:
     """Every landing file and stored table, by content."""
-    files = [*store.local_root / "landing".glob("*"), *(store.local_root / "tables").rglob("*.parquet")]
+    files = [*(store.local_root / "landing").glob("*"), *(store.local_root / "tables").rglob("*.parquet")]
     return {str(path.relative_to(store.local_root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 

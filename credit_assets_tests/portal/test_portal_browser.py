@@ -52,7 +52,7 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     base = tmp_path_factory.mktemp("portal-browser")
     home, store, source = base / "dagster_home", ArtifactStore.at(base / "data"), base / "generated"
     generate_landing_files(MONTHS, source, base / "generator_truth")
-    store.local_root / "landing".mkdir(parents=True)
+    (store.local_root / "landing").mkdir(parents=True)
     (store.local_root / "landing" / landing_file_name(HISTORY)).write_bytes(
         (source / landing_file_name(HISTORY)).read_bytes()
     )

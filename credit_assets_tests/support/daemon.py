@@ -13,7 +13,7 @@ import pandas as pd
 from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickStatus
 
 from credit_assets.core.months import landing_file_name
-from credit_assets.core.store import ArtifactStore
+from credit_assets.core.store import FORECASTS_EXPORT, ArtifactStore
 from credit_assets.defs.landing_sensor import LANDING_FILE_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.e2e import VENV_BIN, log_tail, spawn_interruptible, stop_process_group, write_instance
@@ -118,14 +118,13 @@ def relanded(path: Path) -> None:
 
 def sorted_forecasts(storage_root: Path, month: str) -> pd.DataFrame:
     """The month's stored forecasts table (Parquet) as written, in SK_ID_CURR order."""
-    frame = pd.read_parquet(ArtifactStore.at(storage_root).table_path("forecasts", month))
+    frame = ArtifactStore.at(storage_root).read_table("forecasts", month)
     return frame.sort_values("SK_ID_CURR", ignore_index=True)
 
 
 def sorted_export(storage_root: Path, month: str) -> list[bytes]:
     """The month's exported forecasts CSV byte for byte: its header line, then its application lines sorted."""
-    export = ArtifactStore.at(storage_root).forecasts_dir / f"forecasts_{month}.csv"
-    header, *rows = export.read_bytes().splitlines(keepends=True)
+    header, *rows = ArtifactStore.at(storage_root).read_export(FORECASTS_EXPORT, month).splitlines(keepends=True)
     return [header, *sorted(rows)]
 
 

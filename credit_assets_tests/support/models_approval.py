@@ -90,7 +90,7 @@ def approve_in_browser(page: Page, portal: ModelsPortal, comment: str) -> dict[s
         expect(compare).to_contain_text(version)
     if state.champion:
         _side_by_side(page)
-    if models.frontier_file(portal.store, state.pending["month"]).is_file():
+    if models.frontier_chart(portal.store, state.pending["month"]) is not None:
         _frontier_drawn(page, candidate)
     page.get_by_label(re.compile("Comment")).fill(comment)
     screenshot(page, "models", "1-candidate-awaiting-approval", full_page=True)
