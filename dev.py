@@ -24,9 +24,12 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".installed-pyproject-sha256"
+# every installed version, so a fresh machine gets today's set (python3 dev.py lock refreshes it)
+LOCK = ROOT / "requirements.lock"
+LOCK_HEADER = "# pip constraints for `pip install -e .[dev]` on Python 3.11, Linux; refresh: python3 dev.py lock\n"
 USAGE = (
-    "usage: python3 dev.py demo [--port N] [--portal-port N] [--api-port N] | test [PYTEST ARGS] | COMMAND [ARGS] "
-    "(a credit-assets command)"
+    "usage: python3 dev.py demo [--port N] [--portal-port N] [--api-port N] | test [PYTEST ARGS] | lock "
+    "| COMMAND [ARGS] (a credit-assets command)"
 )
 
 
@@ -36,15 +39,27 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_environment() -> None:
-    """Create the virtualenv and install the project with its dev extra, again whenever pyproject.toml changed."""
+    """Create the virtualenv and install the project with its dev extra at the locked versions, again on any change."""
     if not PYTHON.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]", "--constraint", LOCK)
     STAMP.write_text(wanted)
+
+
+def lock() -> None:
+    """Resolve pyproject.toml afresh in a throwaway virtualenv and write every version it installed to the lock file."""
+    fresh = ROOT / ".venv-lock"
+    venv.EnvBuilder(with_pip=True, clear=True).create(fresh)
+    run(fresh / "bin" / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    freeze = [fresh / "bin" / "python", "-m", "pip", "freeze", "--exclude-editable"]
+    frozen = subprocess.run(freeze, check=True, capture_output=True, text=True).stdout
+    pins = sorted(line for line in frozen.splitlines() if line and not line.startswith("credit-assets"))
+    LOCK.write_text(LOCK_HEADER + "\n".join(pins) + "\n")
+    print(f"wrote {len(pins)} pins to {LOCK.name}; commit it with pyproject.toml")
 
 
 # Debian packages behind the real-parts tests: the browser test, PostgreSQL instance storage, the Celery broker.
@@ -226,6 +241,8 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         sys.exit(f"{__doc__}\n{USAGE}")
     command, args = sys.argv[1], sys.argv[2:]
+    if command == "lock":
+        return lock()
     ensure_environment()
     try:
         if command == "demo":
