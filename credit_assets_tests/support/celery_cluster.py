@@ -1,13 +1,15 @@
-"""The distributed profile on one machine for tests: a throwaway Redis, `dagster-celery` workers, months run as jobs.
+"""The distributed profile for tests: a throwaway Redis, Celery workers on test hosts, months run as jobs.
 
-`python -m credit_assets_tests.support.celery_cluster MODULE MONTH...` runs each month's job (ingest_month for the
-history, score_month otherwise) from code location MODULE with `dg.execute_job`, one run per month in month order like a
-backfill, on the instance in $DAGSTER_HOME with the storage root in $CREDIT_ASSETS_STORAGE_ROOT. It prints one JSON
-line per run and exits 1 at the first failed run.
+`python -m credit_assets_tests.support.celery_cluster [--default-model] MODULE MONTH...` runs each month's job
+(ingest_month for the history, score_month otherwise) from code location MODULE with `dg.execute_job`, one run per
+month in month order like a backfill, on the instance in $DAGSTER_HOME with the storage root in
+$CREDIT_ASSETS_STORAGE_ROOT, the model step with FAST_MODEL unless --default-model. It prints one JSON line per run and
+exits 1 at the first failed run.
 """
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from credit_assets_tests.support.e2e import (
     HOST,
@@ -29,32 +32,43 @@ from credit_assets_tests.support.e2e import (
     stop_process_group,
     wait_until,
 )
+from credit_assets_tests.support.hosts import Host
 
 CELERY_DEPLOY = ROOT / "deploy" / "celery"
+WORKER_APP = "credit_assets.celery_worker"  # the workers' Celery app, as docs/DEPLOYMENT.md starts it
 STARTUP_SECONDS = 120
+DEFAULT_MODEL_FLAG = "--default-model"  # the model step's own defaults, as a sensor's run has them (else FAST_MODEL)
 RUN_SECONDS = 15 * 60  # generous bound for a few small months on a loaded 2-core machine
 
 
-def _redis_answers(port: int) -> bool:
-    """True once a Redis server on the port answers PING."""
+def _redis_answers(host: str, port: int, password: str) -> bool:
+    """True once a Redis server on the port accepts the password and answers PING."""
     try:
-        with socket.create_connection((HOST, port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+        with socket.create_connection((host, port), timeout=1) as sock, sock.makefile("rb") as replies:
+            sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            return replies.readline().startswith(b"+OK") and replies.readline().startswith(b"+PONG")
     except OSError:
         return False
 
 
+def broker_password(url: str) -> str:
+    """The password in a broker URL (redis://:PASSWORD@host:port/db)."""
+    return urlsplit(url).password or ""
+
+
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server on 127.0.0.1, a free port and its own temp folder, never saving; yields its URL."""
+def redis_server(host: str = HOST) -> Iterator[str]:
+    """A throwaway redis-server on `host` (127.0.0.1) with a random password, a free port and its own temp folder, never
+    saving; yields its URL (password included, as a deployment's CREDIT_ASSETS_CELERY_BROKER holds it)."""
     server = require_tool(shutil.which("redis-server"), "Redis (redis-server)", "redis-server")
     folder = Path(tempfile.mkdtemp(prefix="credit-assets-redis-"))
-    port, log = free_port(), folder / "redis.log"
+    port, log, password = free_port(), folder / "redis.log", secrets.token_hex(16)
+    (folder / "redis.conf").write_text(f"requirepass {password}\n")  # not on the command line, which ps shows
     command = [
         server,
+        str(folder / "redis.conf"),
         "--bind",
-        HOST,
+        host,
         "--port",
         str(port),
         "--dir",
@@ -70,10 +84,15 @@ def redis_server() -> Iterator[str]:
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until(lambda: _redis_answers(port) or process.poll() is not None, STARTUP_SECONDS, "redis-server", 0.2)
+        wait_until(
+            lambda: _redis_answers(host, port, password) or process.poll() is not None,
+            STARTUP_SECONDS,
+            "redis-server",
+            0.2,
+        )
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited with {process.returncode}:\n{log_tail(log)}")
-        yield f"redis://{HOST}:{port}/0"
+        yield f"redis://:{password}@{host}:{port}/0"
     finally:
         stop_process_group(process)
         shutil.rmtree(folder, ignore_errors=True)
@@ -81,14 +100,14 @@ def redis_server() -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Worker:
-    """A running `dagster-celery worker start` process (its own process group) and its Celery node name."""
+    """A running Celery worker (its own process group) and its Celery node name."""
 
     node: str
     process: subprocess.Popen
     log: Path
 
     def pids(self) -> set[int]:
-        """Every live process of the worker's process group: the CLI, Celery's main process and its pool."""
+        """Every live process of the worker's process group: Celery's main process and its pool."""
         found = set()
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -112,34 +131,23 @@ def _nodes_answering(broker: str) -> set[str]:
 
 
 @contextmanager
-def celery_workers(names: list[str], env: dict[str, str], folder: Path) -> Iterator[list[Worker]]:
-    """Start one `dagster-celery worker` per name (one pool process each) as in docs/DEPLOYMENT.md; always stop them.
+def celery_workers(hosts: list[Host], hidden: list[Path], env: dict[str, str], folder: Path) -> Iterator[list[Worker]]:
+    """Start one Celery worker (one pool process) on each host, as in docs/DEPLOYMENT.md; always stop them.
 
-    Yields once every worker answers a ping through the broker in `env` (CREDIT_ASSETS_CELERY_BROKER).
+    Each worker runs in its host's network namespace with `hidden` folders replaced by empty ones, so it reaches
+    the services over the bridge and sees no file of the test's other processes. Yields once every worker answers
+    a ping through the broker in `env` (CREDIT_ASSETS_CELERY_BROKER); its log is `folder`/worker-NAME.log.
     """
-    host = socket.gethostname()
     env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     with ExitStack() as stack:
         workers = []
-        for name in names:
-            command = [
-                str(VENV_BIN / "dagster-celery"),
-                "worker",
-                "start",
-                "-A",
-                "dagster_celery.app",
-                "-y",
-                str(CELERY_DEPLOY / "celery.yaml"),
-                "-n",
-                name,
-                "--",
-                "--concurrency=1",
-            ]
-            log = folder / f"worker-{name}.log"
+        for host in hosts:
+            command = [str(VENV_BIN / "celery"), "-A", WORKER_APP, "worker", "-n", f"{host.name}@%h", "--concurrency=1"]
+            log = folder / f"worker-{host.name}.log"
             with open(log, "wb") as output:
-                process = spawn_interruptible(command, env, output)
+                process = spawn_interruptible(host.command(hidden, command), env, output)
             stack.callback(stop_process_group, process)
-            workers.append(Worker(node=f"{name}@{host}", process=process, log=log))
+            workers.append(Worker(node=f"{host.name}@{host.name}", process=process, log=log))
         try:
             expected = {worker.node for worker in workers}
             wait_until(
@@ -162,15 +170,17 @@ def celery_workers(names: list[str], env: dict[str, str], folder: Path) -> Itera
 
 @contextmanager
 def months_running(
-    module: str, months: list[str], env: dict[str, str], log: Path
+    module: str, months: list[str], env: dict[str, str], log: Path, fast_model: bool = True
 ) -> Iterator[Callable[[], list[dict]]]:
     """Start the months' jobs from code location `module` in a fresh process (this module's CLI), stopped on exit.
 
-    `env` names the instance (DAGSTER_HOME and, for PostgreSQL, DAGSTER_PG_*), the storage root and the broker.
-    Yields a function that waits for the process and returns its runs (month, job, run_id, success).
+    `env` names the instance (DAGSTER_HOME and, for PostgreSQL, DAGSTER_PG_*), the storage root and the broker;
+    `fast_model` False runs the model step with its own defaults. Yields a function that waits for the process and
+    returns its runs (month, job, run_id, success).
     """
     env = {**os.environ, **env, "OMP_WAIT_POLICY": "PASSIVE"}
-    command = [sys.executable, "-m", "credit_assets_tests.support.celery_cluster", module, *months]
+    flags = [] if fast_model else [DEFAULT_MODEL_FLAG]
+    command = [sys.executable, "-m", "credit_assets_tests.support.celery_cluster", *flags, module, *months]
     with open(log, "wb") as errors:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, start_new_session=True
@@ -200,7 +210,7 @@ def run_months(module: str, months: list[str], env: dict[str, str], log: Path) -
         return runs()
 
 
-def _main(module: str, months: list[str]) -> int:
+def _main(module: str, months: list[str], fast_model: bool) -> int:
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
@@ -211,7 +221,8 @@ def _main(module: str, months: list[str]) -> int:
     with dg.DagsterInstance.get() as instance:
         for month in months:
             job = job_for_month(month)
-            run_config = {"ops": {"model": {"config": FAST_MODEL}}} if job == score_month.name else {}
+            fast = fast_model and job == score_month.name
+            run_config = {"ops": {"model": {"config": FAST_MODEL}}} if fast else {}
             result = dg.execute_job(
                 repository.get_reconstructable_job(job),
                 instance,
@@ -226,4 +237,5 @@ def _main(module: str, months: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1], sys.argv[2:]))
+    arguments = [argument for argument in sys.argv[1:] if argument != DEFAULT_MODEL_FLAG]
+    sys.exit(_main(arguments[0], arguments[1:], fast_model=DEFAULT_MODEL_FLAG not in sys.argv))

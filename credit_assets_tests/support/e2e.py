@@ -105,7 +105,7 @@ class DagsterDev:
 
     port: int
     home: Path
-    storage_root: Path
+    storage_root: Path | str
 
     @property
     def url(self) -> str:
@@ -246,10 +246,21 @@ def spawn_interruptible(command: list[str], env: dict[str, str], output: IO[byte
 
 @contextmanager
 def dagster_dev(
-    home: Path, storage_root: Path, storage: dict[str, Any] | None = None, extra_env: dict[str, str] | None = None
+    home: Path,
+    storage_root: Path | str,
+    storage: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+    deployment: Path | None = None,
 ) -> Iterator[DagsterDev]:
-    """Run `dagster dev` on a fresh instance in `home` (SQLite, or `storage`): wait until it serves, always stop it."""
-    write_instance(home, storage)
+    """Run `dagster dev` on a fresh instance in `home` (SQLite, or `storage`): wait until it serves, always stop it.
+
+    `deployment` names a folder of deploy/ to run as it is: its dagster.yaml and workspace.yaml."""
+    if deployment:
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(deployment / "dagster.yaml", home / "dagster.yaml")
+    else:
+        write_instance(home, storage)
+    workspace = deployment / "workspace.yaml" if deployment else ROOT / "workspace.yaml"
     server = DagsterDev(port=free_port(), home=home, storage_root=storage_root)
     env = {
         **os.environ,
@@ -260,7 +271,7 @@ def dagster_dev(
         # LightGBM's OpenMP threads spin while waiting; next to another busy process that slows training ~20x
         "OMP_WAIT_POLICY": "PASSIVE",
     }
-    command = [str(VENV_BIN / "dagster"), "dev", "-h", HOST, "-p", str(server.port), "-w", "workspace.yaml"]
+    command = [str(VENV_BIN / "dagster"), "dev", "-h", HOST, "-p", str(server.port), "-w", str(workspace)]
     log = home / "dagster-dev.log"
     with open(log, "wb") as output:
         process = spawn_interruptible(command, env, output)
@@ -294,8 +305,9 @@ def _postgres_bin(tool: str) -> str | None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[dict[str, str]]:
-    """A throwaway PostgreSQL on 127.0.0.1, a free port and a temp folder, with an empty database for Dagster.
+def postgres_server(host: str = HOST, clients: str | None = None) -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL on `host` (127.0.0.1), a free port and a temp folder, with an empty database for Dagster;
+    `clients` (a subnet) may connect too, with the password.
 
     Yields the connection as the environment variables that deploy/postgres/dagster.yaml reads (DAGSTER_PG_*).
     """
@@ -310,15 +322,18 @@ def postgres_server() -> Iterator[dict[str, str]]:
         for path in (folder, password_file):
             os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
     env = {
-        "DAGSTER_PG_HOST": HOST,
+        "DAGSTER_PG_HOST": host,
         "DAGSTER_PG_PORT": str(free_port()),
         "DAGSTER_PG_DB": POSTGRES_DB,
         "DAGSTER_PG_USERNAME": POSTGRES_USER,
         "DAGSTER_PG_PASSWORD": password_file.read_text(),
     }
-    server_options = f"-p {env['DAGSTER_PG_PORT']} -h {HOST} -k {folder}"
+    server_options = f"-p {env['DAGSTER_PG_PORT']} -h {host} -k {folder}"
     try:
         _run(_as_user(user, [initdb, *initdb_args]))
+        if clients:
+            with open(data / "pg_hba.conf", "a") as rules:
+                rules.write(f"host all all {clients} scram-sha-256\n")
         _run(_as_user(user, [pg_ctl, "-D", str(data), "-o", server_options, "-l", str(folder / "log"), "-w", "start"]))
         create_database(env)
         yield env

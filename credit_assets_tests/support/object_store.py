@@ -32,14 +32,14 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def s3_server() -> Iterator[dict[str, str]]:
-    """A throwaway moto S3 server on 127.0.0.1 with one bucket; yields the environment that reaches it."""
+def s3_server(host: str = HOST) -> Iterator[dict[str, str]]:
+    """A throwaway moto S3 server on `host` (127.0.0.1) with one bucket; yields the environment that reaches it."""
     folder = Path(tempfile.mkdtemp(prefix="credit-assets-s3-"))
     port, log = free_port(), folder / "moto.log"
-    command = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
     with open(log, "wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://{HOST}:{port}"
+    endpoint = f"http://{host}:{port}"
     try:
         wait_until(lambda: _answers(endpoint) or process.poll() is not None, STARTUP_SECONDS, "moto server", 0.2)
         if process.poll() is not None:
