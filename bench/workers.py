@@ -135,13 +135,14 @@ def execute(
 
     from bench import jobs
     from credit_assets.defs.jobs import job_for_month
+    from credit_assets.keys import PARTITION_TAG
 
     name = job_for_month(month) if job == "auto" else job
     config = run_config(name, model_config)
     if name == "core-multiprocess":
         job_def = dg.reconstructable(jobs.core_month_job)
         marks["job_ready_s"] = since_launch()
-        result = dg.execute_job(job_def, instance, run_config=config, tags={"dagster/partition": month})
+        result = dg.execute_job(job_def, instance, run_config=config, tags={PARTITION_TAG: month})
         return result.success, result.run_id
     definition = jobs.core_month_job() if name == "core-inprocess" else jobs.platform_job(name)
     marks["job_ready_s"] = since_launch()

@@ -13,8 +13,7 @@ from credit_assets.defs.assets.forecasts import forecasts
 from credit_assets.defs.jobs import job_for_month, score_month
 from credit_assets.defs.partitions import monthly_partitions, oldest_month_first
 from credit_assets.defs.storage import StorageResource
-
-APPROVAL_TAG = "credit_assets/approval_sequence"
+from credit_assets.keys import APPROVAL_TAG
 
 
 def waiting_months(storage: StorageResource, since: str) -> list[str]:

@@ -14,13 +14,11 @@ from credit_assets.defs.assets.validated_applications import validated_applicati
 from credit_assets.defs.jobs import ingest_month, job_for_month, score_month
 from credit_assets.defs.partitions import monthly_partitions, oldest_month_first
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import LABELS_TAG, LANDING_FILE_TAG, LANDING_SHA256_TAG
 
 # A file counts as complete once it has not changed for this long; copy tools that write in place are
 # covered by it, and writers that rename a finished temp file into place are picked up on the next tick.
 SETTLE_SECONDS = 10
-LANDING_FILE_TAG = "credit_assets/landing_file"
-LANDING_SHA256_TAG = "credit_assets/landing_sha256"
-LABELS_TAG = "credit_assets/labels"
 
 
 def _skip_reason(name: str, month: str | None, known_months: set[str]) -> str | None:

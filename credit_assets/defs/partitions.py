@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from credit_assets.core.months import FIRST_MONTH, months_between
+from credit_assets.keys import PRIORITY_TAG
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, fmt="%Y-%m")
 
@@ -30,11 +31,11 @@ def oldest_month_first(month: str) -> dict[str, str]:
     """Run tags that queue a month ahead of every later month: Dagster's run queue starts the highest
     `dagster/priority` first, so runs requested together start in month order, and a crashed month's automatic
     retry (which keeps its tags) starts before later months still waiting in the queue."""
-    return {"dagster/priority": str(-months_between(FIRST_MONTH, month))}
+    return {PRIORITY_TAG: str(-months_between(FIRST_MONTH, month))}
 
 
 # Below every month's priority for the next 8,000 years: runs tagged with it wait until no month is queued.
-AFTER_EVERY_MONTH = {"dagster/priority": str(-100_000)}
+AFTER_EVERY_MONTH = {PRIORITY_TAG: str(-100_000)}
 
 
 # A month's labels land long after its forecasts, and the landing sensor then only ingests the month again: the

@@ -2,15 +2,15 @@
 
 import dagster as dg
 
-from credit_assets.defs.landing_sensor import LANDING_FILE_TAG
 from credit_assets.defs.notifier import NotifierResource
+from credit_assets.keys import LANDING_FILE_TAG, PARTITION_TAG
 
 
 def _run_summary(run: dg.DagsterRun, status: str) -> dict:
     return {
         "status": status,
         "job": run.job_name,
-        "partition": run.tags.get("dagster/partition"),
+        "partition": run.tags.get(PARTITION_TAG),
         "run_id": run.run_id,
         "landing_file": run.tags.get(LANDING_FILE_TAG),
     }

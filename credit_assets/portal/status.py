@@ -7,11 +7,21 @@ import dagster as dg
 
 from credit_assets.core.months import FIRST_MONTH, history_note, landing_file_name
 from credit_assets.core.store import ArtifactStore
-from credit_assets.defs.assets.raw_applications import SOURCE_SHA256
 from credit_assets.defs.jobs import ingest_month
-from credit_assets.defs.landing_sensor import LANDING_SHA256_TAG
+from credit_assets.keys import (
+    DECISION_COUNTS,
+    DECISION_SHARES,
+    FORECAST_PERFORMANCE,
+    FORECASTS,
+    LABELLED,
+    LANDING_SHA256_TAG,
+    MODEL_VERSION,
+    PARTITION_TAG,
+    RAW_APPLICATIONS,
+    ROC_AUC,
+    SOURCE_SHA256,
+)
 
-PARTITION_TAG = "dagster/partition"
 MONTH_RUNS = 20  # a month's newest runs the portal reads: its own, reruns and the automation's report refreshes
 IN_PROGRESS = {
     dg.DagsterRunStatus.QUEUED,
@@ -52,7 +62,7 @@ PLAIN_STEPS = {
         "writing the reports",
     ),
 }
-RAW_APPLICATIONS = dg.AssetKey("raw_applications")
+RAW_APPLICATIONS_KEY = dg.AssetKey(RAW_APPLICATIONS)
 _FAILURE_EVENTS = {
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_CHECK_EVALUATION,
@@ -116,7 +126,9 @@ def month_runs(instance: dg.DagsterInstance, month: str) -> list[dg.DagsterRun]:
 def _latest_run(instance: dg.DagsterInstance, month: str) -> dg.DagsterRun | None:
     """The month's newest run that read its landing file (not a report refreshed by automation after labels)."""
     reading = (
-        run for run in month_runs(instance, month) if not run.asset_selection or RAW_APPLICATIONS in run.asset_selection
+        run
+        for run in month_runs(instance, month)
+        if not run.asset_selection or RAW_APPLICATIONS_KEY in run.asset_selection
     )
     return next(reading, None)
 
@@ -161,7 +173,7 @@ def _run_source(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
     """The SHA-256 of the landing file a run read: its sensor tag, else its raw_applications metadata."""
     if LANDING_SHA256_TAG in run.tags:
         return run.tags[LANDING_SHA256_TAG]
-    raw = latest_metadata(instance, "raw_applications", run.tags[PARTITION_TAG])
+    raw = latest_metadata(instance, RAW_APPLICATIONS, run.tags[PARTITION_TAG])
     return raw[1].get(SOURCE_SHA256) if raw and raw[0] == run.run_id else None
 
 
@@ -178,22 +190,22 @@ def month_status(
     if run.status != dg.DagsterRunStatus.SUCCESS:
         reasons = failure_reasons(instance, run.run_id)
         return MonthStatus(month, "failed", " | ".join(reasons) or run.status.value.lower(), run.run_id)
-    forecasts = latest_metadata(instance, "forecasts", month)
+    forecasts = latest_metadata(instance, FORECASTS, month)
     if forecasts is None:
         detail = history_note(month) if month == FIRST_MONTH else "validated; not scored yet"
         return MonthStatus(month, "ingested", detail, run.run_id)
-    performance = latest_metadata(instance, "forecast_performance", month)
-    labelled = bool(performance and performance[1].get("labelled"))
+    performance = latest_metadata(instance, FORECAST_PERFORMANCE, month)
+    labelled = bool(performance and performance[1].get(LABELLED))
     return MonthStatus(
         month,
         "scored",
         "scored and labelled" if labelled else "scored; labels not landed yet",
         run.run_id,
-        model_version=forecasts[1].get("model_version"),
-        decision_shares=forecasts[1].get("decision_shares") or {},
-        decision_counts=forecasts[1].get("decision_counts") or {},
+        model_version=forecasts[1].get(MODEL_VERSION),
+        decision_shares=forecasts[1].get(DECISION_SHARES) or {},
+        decision_counts=forecasts[1].get(DECISION_COUNTS) or {},
         labelled=labelled,
-        forecast_auc=performance[1].get("roc_auc") if labelled else None,
+        forecast_auc=performance[1].get(ROC_AUC) if labelled else None,
     )
 
 
@@ -207,5 +219,5 @@ def not_produced(month: str, what: str) -> str:
 def known_months(instance: dg.DagsterInstance, store: ArtifactStore, partitions: list[str]) -> list[str]:
     """Months with a landing file or a materialisation, newest first."""
     landed = {month for month in partitions if store.has_landing(landing_file_name(month))}
-    materialised = instance.get_materialized_partitions(RAW_APPLICATIONS)
+    materialised = instance.get_materialized_partitions(RAW_APPLICATIONS_KEY)
     return sorted((landed | materialised) & set(partitions), reverse=True)

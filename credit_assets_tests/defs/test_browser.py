@@ -15,6 +15,7 @@ from credit_assets.core.decisions import log as decision_log
 from credit_assets.core.decisions.log import DecisionLog
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import PARTITION_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.bad_files import set_value
 from credit_assets_tests.support.browser import chromium, screenshot, tab
@@ -138,7 +139,7 @@ def launch_from_dialog(page: Page, asset: str, partitions: str, button: str) -> 
 
 def runs_of_month(server: DagsterDev, month: str) -> set[str]:
     """Ids of the runs of one partition (the freshness sensor's runs have none)."""
-    return {run["runId"] for run in server.runs() if run["tags"].get("dagster/partition") == month}
+    return {run["runId"] for run in server.runs() if run["tags"].get(PARTITION_TAG) == month}
 
 
 def new_item(list_ids: Callable[[], set[str]], known: set[str], what: str) -> str:

@@ -29,6 +29,7 @@ import credit_assets.celery_worker as celery_worker
 import credit_assets.definitions_celery as celery_location
 from credit_assets.core.months import FIRST_MONTH
 from credit_assets.core.store import FORECASTS_EXPORT, NOTICES_EXPORT, ArtifactStore
+from credit_assets.keys import PARTITION_TAG
 from credit_assets_tests.support.celery_cluster import (
     CELERY_DEPLOY,
     RUN_SECONDS,
@@ -48,7 +49,6 @@ BACKFILL = MONTHS[:3]  # the history (ingest_month), then two scored months (sco
 SCORED = [month for month in BACKFILL if month != FIRST_MONTH]
 WORKER_HOSTS = ["alpha", "beta"]
 KILLED_STEP = "model"
-PARTITION_TAG = "dagster/partition"
 # what must be the same bytes on both backends: the tables, the models and the exports (the reports carry run ids
 # and times, the promotion log the runs' ids)
 BYTE_IDENTICAL = ("tables/", "registry/models/", "forecasts/", "notices/")

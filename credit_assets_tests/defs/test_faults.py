@@ -14,6 +14,7 @@ from dagster._core.scheduler.instigation import InstigatorTick, TickStatus
 
 from credit_assets.defs.jobs import ingest_month, score_month
 from credit_assets.defs.landing_sensor import landing_sensor
+from credit_assets.keys import PARTITION_TAG
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.daemon import all_finished, daemon, landed_instance, run_times, sensor_ticks
 from credit_assets_tests.support.e2e import wait_until
@@ -33,7 +34,7 @@ def test_months_landed_together_run_once_each_in_month_order(tmp_path: Path) -> 
         runs = wait_until(
             lambda: all_finished(instance, len(MONTHS)), ALL_MONTHS_SECONDS, "every landed month's run", interval=5
         )
-        assert [(run.tags["dagster/partition"], run.status) for run in runs] == [
+        assert [(run.tags[PARTITION_TAG], run.status) for run in runs] == [
             (month, dg.DagsterRunStatus.SUCCESS) for month in MONTHS
         ]
         timed = [run_times(instance, run) for run in runs]

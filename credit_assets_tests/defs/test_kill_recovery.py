@@ -15,6 +15,7 @@ from credit_assets.core.modeling import change_control
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import ArtifactStore
+from credit_assets.keys import PARTITION_TAG
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.daemon import (
     FINISHED,
@@ -66,7 +67,7 @@ def test_a_killed_daemon_and_run_are_recovered_and_the_month_completes_once(tmp_
             retry = wait_until(lambda: retry_of(instance, crashed.run_id), RUN_SECONDS, "the automatic retry")
 
         assert retry.status == dg.DagsterRunStatus.SUCCESS
-        assert retry.tags["dagster/partition"] == CRASHED and retry.tags["dagster/retry_number"] == "1"
+        assert retry.tags[PARTITION_TAG] == CRASHED and retry.tags["dagster/retry_number"] == "1"
         assert [run.run_id for run in month_runs(instance)[len(MONTHS) :]] == [crashed.run_id, retry.run_id]
         forecasts = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("forecasts"), asset_partitions=[CRASHED]), limit=10

@@ -10,7 +10,8 @@ import dagster as dg
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.definitions import defs
-from credit_assets.defs.landing_sensor import LABELS_TAG, SETTLE_SECONDS, landing_sensor
+from credit_assets.defs.landing_sensor import SETTLE_SECONDS, landing_sensor
+from credit_assets.keys import LABELS_TAG
 from credit_assets_tests.support.materialise import (
     ASSETS,
     EVERY_ASSET,

@@ -10,6 +10,7 @@ import pytest
 from credit_assets.core.months import FIRST_MONTH, landing_file_name
 from credit_assets.defs.landing_sensor import SETTLE_SECONDS, landing_sensor
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import PRIORITY_TAG
 from credit_assets_tests.support.materialise import MONTHS, materialize_month, storage_with
 
 MONTH = MONTHS[1]
@@ -112,5 +113,5 @@ def test_months_landed_together_are_queued_oldest_first(
         settle(storage.store.local_root / "landing" / landing_file_name(month))
     requests = evaluate(storage, instance).run_requests
     assert [r.partition_key for r in requests] == MONTHS
-    priorities = [int(r.tags["dagster/priority"]) for r in requests]  # Dagster's queue starts the highest first
+    priorities = [int(r.tags[PRIORITY_TAG]) for r in requests]  # Dagster's queue starts the highest first
     assert priorities == sorted(priorities, reverse=True) and len(set(priorities)) == len(MONTHS)

@@ -10,6 +10,7 @@ import pytest
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.defs.storage import AssetRef, Context, StorageResource
+from credit_assets.keys import PARTITION_TAG
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.bad_files import set_value
 from credit_assets_tests.support.daemon import all_finished, daemon, landed_instance, run_times
@@ -67,7 +68,7 @@ def test_months_landed_together_run_one_at_a_time_in_month_order(tmp_path: Path)
     home, storage_root = landed_instance(tmp_path, LANDED)
     with dg.DagsterInstance.from_config(str(home)) as instance, daemon(home, storage_root):
         runs = wait_until(lambda: all_finished(instance, len(LANDED_MONTHS)), RUNS_SECONDS, "the landed months' runs")
-        assert [(run.tags["dagster/partition"], run.status) for run in runs] == [
+        assert [(run.tags[PARTITION_TAG], run.status) for run in runs] == [
             (month, dg.DagsterRunStatus.SUCCESS) for month in LANDED_MONTHS
         ]
         queued = [instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)[0].timestamp for run in runs]

@@ -12,6 +12,7 @@ from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobO
 from credit_assets.core.months import FIRST_MONTH, history_note
 from credit_assets.core.store import ArtifactStore
 from credit_assets.definitions import defs
+from credit_assets.keys import PARTITION_TAG
 from credit_assets.portal import status
 
 ORDER = ["landed", "queued", "validating", "scoring"]
@@ -34,7 +35,7 @@ def states_along_the_run(instance: dg.DagsterInstance, root: Path, job_name: str
         RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("credit_assets"), "__repository__"), job_name
     )
     run = instance.create_run_for_job(
-        defs.resolve_job_def(job_name), tags={status.PARTITION_TAG: month}, remote_job_origin=origin
+        defs.resolve_job_def(job_name), tags={PARTITION_TAG: month}, remote_job_origin=origin
     )
     seen = [status.month_status(instance, store, month)]
     for event in WAITING_EVENTS:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from credit_assets.keys import PARTITION_TAG
 from credit_assets_tests.support.e2e import (
     HOST,
     ROOT,
@@ -227,7 +228,7 @@ def _main(module: str, months: list[str], fast_model: bool) -> int:
                 repository.get_reconstructable_job(job),
                 instance,
                 run_config=run_config,
-                tags={"dagster/partition": month},
+                tags={PARTITION_TAG: month},
             )
             run = {"month": month, "job": job, "run_id": result.run_id, "success": result.success}
             print(json.dumps(run), flush=True)

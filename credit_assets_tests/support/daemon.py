@@ -14,7 +14,7 @@ from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, 
 
 from credit_assets.core.months import landing_file_name
 from credit_assets.core.store import FORECASTS_EXPORT, ArtifactStore
-from credit_assets.defs.landing_sensor import LANDING_FILE_TAG
+from credit_assets.keys import LANDING_FILE_TAG, PARENT_RUN_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.e2e import VENV_BIN, log_tail, spawn_interruptible, stop_process_group, write_instance
 
@@ -130,5 +130,5 @@ def sorted_export(storage_root: Path, month: str) -> list[bytes]:
 
 def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
     """The finished automatic retry of a run, if there is one."""
-    retries = [run for run in instance.get_runs() if run.tags.get("dagster/parent_run_id") == run_id]
+    retries = [run for run in instance.get_runs() if run.tags.get(PARENT_RUN_TAG) == run_id]
     return retries[0] if retries and retries[0].status in FINISHED else None

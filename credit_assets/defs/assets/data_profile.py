@@ -8,6 +8,7 @@ from credit_assets.defs.assets.validated_applications import validated_applicati
 from credit_assets.defs.metadata import figures, image, table
 from credit_assets.defs.partitions import monthly_asset
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import PRIORITY_TAG
 
 
 @monthly_asset(
@@ -16,7 +17,7 @@ from credit_assets.defs.storage import StorageResource
     kinds={"pandas"},
     # In a run, ready steps start by priority, then by name: without this the profile's 122 charts would
     # run before features, model and forecasts and delay the month's forecast file.
-    op_tags={"dagster/priority": "-1"},
+    op_tags={PRIORITY_TAG: "-1"},
     description="Per contract column: dtype, missing rate, summary statistics and a chart; one HTML report per month.",
 )
 def data_profile(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:

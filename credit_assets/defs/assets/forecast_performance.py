@@ -12,6 +12,7 @@ from credit_assets.defs.assets.validated_applications import validated_applicati
 from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset, monthly_check
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import LABELLED
 
 ASSET_KEY = dg.AssetKey("forecast_performance")
 RESULT_FILE = "performance.json"
@@ -36,7 +37,7 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
     storage.write_report(context, RESULT_FILE, result.to_dict())
     if not result.labelled:
         return dg.MaterializeResult(
-            metadata={"labelled": False, "status": "awaiting labels: land the month again with TARGET"}
+            metadata={LABELLED: False, "status": "awaiting labels: land the month again with TARGET"}
         )
     history = performance.backtest(
         [Performance.from_dict(stored) for stored in storage.report_history(context, ASSET_KEY, RESULT_FILE, month)]
@@ -48,7 +49,7 @@ def forecast_performance(context: dg.AssetExecutionContext, storage: StorageReso
     return dg.MaterializeResult(
         metadata=figures(
             {
-                "labelled": True,
+                LABELLED: True,
                 **{
                     key: getattr(result, key)
                     for key in ("roc_auc", "brier", "validation_roc_auc", "positive_rate", "mean_predicted")

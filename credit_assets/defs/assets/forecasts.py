@@ -30,6 +30,7 @@ from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import figures, table
 from credit_assets.defs.partitions import TRANSIENT_RETRIES, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import DECISION_COUNTS, DECISION_SHARES, MODEL_VERSION, ROW_COUNT
 
 ForecastConfig = config_class(Cutoffs, "ForecastConfig")
 CUTOFFS_FILE = "cutoffs.json"
@@ -55,13 +56,13 @@ def forecasts(
     return dg.MaterializeResult(
         metadata=figures(
             {
-                "dagster/row_count": len(frame),
-                "model_version": champion.version,
+                ROW_COUNT: len(frame),
+                MODEL_VERSION: champion.version,
                 "model_family": champion.card.family,
                 **{name: value for name, value in asdict(cutoffs).items()},
                 "mean_probability": float(frame["default_probability"].mean()),
-                "decision_shares": dg.MetadataValue.json(decision_shares(frame)),
-                "decision_counts": dg.MetadataValue.json(decision_counts(frame)),
+                DECISION_SHARES: dg.MetadataValue.json(decision_shares(frame)),
+                DECISION_COUNTS: dg.MetadataValue.json(decision_counts(frame)),
                 "applications_per_probability_band": dg.MetadataValue.json(applications_per_band(frame)),
                 "top_reasons": dg.MetadataValue.json(top_reasons(frame)),
                 "export": dg.MetadataValue.path(export),

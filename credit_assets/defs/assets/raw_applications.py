@@ -9,8 +9,7 @@ from credit_assets.core.months import landing_file_name
 from credit_assets.defs.metadata import table_schema
 from credit_assets.defs.partitions import Refusal, monthly_asset
 from credit_assets.defs.storage import StorageResource
-
-SOURCE_SHA256 = "source_sha256"
+from credit_assets.keys import SOURCE_SHA256
 
 
 @monthly_asset(
