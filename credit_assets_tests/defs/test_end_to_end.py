@@ -10,20 +10,20 @@ import pytest
 import yaml
 
 from credit_assets.core.months import landing_file_name
-from credit_assets.defs.landing_sensor import LANDING_FILE_TAG as LANDING_TAG
+from credit_assets.keys import LANDING_FILE_TAG as LANDING_TAG
+from credit_assets.keys import PARTITION_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
 from credit_assets_tests.support.e2e import (
     ROOT,
     DagsterDev,
     dagster_dev,
     listening_hosts,
-    postgres_server,
     wait_until,
 )
 
 LANDED = GeneratorConfig(seed=5, history_rows=3_000, months=2, rows_per_month=1_000)
 HISTORY, *SCORED = LANDED.month_keys  # 2020-09 is only ingested; 2020-10 and 2020-11 are scored
-POSTGRES_EXAMPLE = ROOT / "deploy" / "postgres" / "dagster.yaml"
+PROFILES = ("postgres", "celery")  # deploy/ folders
 SCORE_ASSETS = ["raw_applications", "validated_applications", "features", "model", "forecasts"]
 FINISHED_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 UNFINISHED_BACKFILL = {"REQUESTED", "CANCELING", "FAILING"}
@@ -32,22 +32,18 @@ LANDING_RUNS_SECONDS = 15 * 60
 BACKFILL_SECONDS = 10 * 60
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def instance_storage(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, Any] | None, dict[str, str]]]:
-    """Dagster's `storage` config and its environment: SQLite, or deploy/postgres/dagster.yaml on a throwaway server."""
-    if request.param == "sqlite":
-        yield None, {}
-        return
-    with postgres_server() as connection_env:
-        yield yaml.safe_load(POSTGRES_EXAMPLE.read_text())["storage"], connection_env
-
-
 @pytest.fixture
-def server(instance_storage: tuple[dict[str, Any] | None, dict[str, str]], tmp_path: Path) -> Iterator[DagsterDev]:
-    """`dagster dev` on a fresh instance with that storage and an empty storage root."""
-    storage, env = instance_storage
-    with dagster_dev(tmp_path / "dagster_home", tmp_path / "data", storage, env) as running:
+def server(tmp_path: Path) -> Iterator[DagsterDev]:
+    """`dagster dev` on a fresh SQLite instance and an empty storage root. The PostgreSQL instance runs the same
+    sensor, queue and runs in test_celery.py, from deploy/celery/dagster.yaml, whose storage block is
+    deploy/postgres/dagster.yaml's (test_the_postgres_profile_stores_as_the_tested_celery_profile)."""
+    with dagster_dev(tmp_path / "dagster_home", tmp_path / "data") as running:
         yield running
+
+
+def test_the_postgres_profile_stores_as_the_tested_celery_profile() -> None:
+    storages = [yaml.safe_load((ROOT / "deploy" / profile / "dagster.yaml").read_text()) for profile in PROFILES]
+    assert storages[0]["storage"] == storages[1]["storage"] and "postgres" in storages[0]["storage"]
 
 
 def landing_runs(server: DagsterDev) -> list[dict[str, Any]] | None:
@@ -90,7 +86,7 @@ def test_landed_months_are_scored_by_the_sensor_and_a_backfill_rematerialises_th
     generate_landing_files(LANDED, server.storage_root / "landing", server.storage_root / "generator_truth")
 
     runs = wait_until(lambda: landing_runs(server), LANDING_RUNS_SECONDS, "the landing sensor's runs", interval=3)
-    by_month = {run["tags"]["dagster/partition"]: run for run in runs}
+    by_month = {run["tags"][PARTITION_TAG]: run for run in runs}
     assert {month: (run["jobName"], run["status"], run["tags"][LANDING_TAG]) for month, run in by_month.items()} == {
         month: ("ingest_month" if month == HISTORY else "score_month", "SUCCESS", landing_file_name(month))
         for month in LANDED.month_keys
