@@ -170,9 +170,16 @@ def test_collapsed_asset_groups_show_the_status_of_their_assets(page: Page) -> N
     screenshot(page, "browser", "1b-collapsed-groups")
 
 
+def open_asset_tab(page: Page, asset: str, tab: str) -> None:
+    """Open the asset's page and, once it has loaded (a click on a tab while it loads is lost), one of its tabs."""
+    page.goto(f"/assets/{asset}")
+    expect(page.get_by_text("Latest materialization")).to_be_visible()
+    page.get_by_role("tab", name=tab).click()
+    expect(page.get_by_role("tab", name=tab)).to_have_attribute("aria-selected", "true")
+
+
 def test_partitioned_asset_lists_its_months(page: Page) -> None:
-    page.goto("/assets/forecasts")
-    page.get_by_role("tab", name="Partitions").click()
+    open_asset_tab(page, "forecasts", "Partitions")
     expect(page.get_by_text(f"Materialized ({len(SCORED)})", exact=True)).to_be_visible()
     page.get_by_role("textbox", name="Filter by name…").fill(SCORED[0])
     page.get_by_text(SCORED[0], exact=True).filter(visible=True).first.click()
@@ -202,8 +209,7 @@ def test_backfilling_two_months_from_the_ui_completes(page: Page, demo_server: D
 
 def test_checks_of_validated_applications_show_their_results(page: Page, demo_server: DagsterDev) -> None:
     names = demo_server.check_names("validated_applications")
-    page.goto("/assets/validated_applications")
-    page.get_by_role("tab", name="Checks").click()
+    open_asset_tab(page, "validated_applications", "Checks")
     expect(page.get_by_text(f"Checks ({len(names)})")).to_be_visible()
     for name in names:
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
@@ -269,8 +275,7 @@ def test_a_month_checked_twice_lists_both_executions(page: Page) -> None:
 
 def test_the_decisions_asset_folds_a_month_of_live_decisions(page: Page) -> None:
     """The month's live decisions in the UI: counts, the override report and the blocking comparison with the batch."""
-    page.goto("/assets/decisions")
-    page.get_by_role("tab", name="Partitions").click()
+    open_asset_tab(page, "decisions", "Partitions")
     page.get_by_role("textbox", name="Filter by name…").fill(SCORED[0])
     page.get_by_text(SCORED[0], exact=True).filter(visible=True).first.click()
     expect(page.get_by_role("row", name=f"dagster/row_count {LIVE_ROWS}")).to_be_visible()
