@@ -17,7 +17,6 @@ FORECASTS = "forecasts"
 FORECAST_PERFORMANCE = "forecast_performance"
 
 # metadata keys read outside the asset that writes them
-ROW_COUNT = "dagster/row_count"
 SOURCE_SHA256 = "source_sha256"  # raw_applications: the landing file the run read
 MODEL_VERSION = "model_version"  # forecasts: the model that scored the month
 DECISION_SHARES = "decision_shares"

@@ -13,8 +13,6 @@ import os
 import signal
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +41,7 @@ from credit_assets_tests.support.daemon import all_finished
 from credit_assets_tests.support.e2e import HOST, DagsterDev, dagster_dev, postgres_server, wait_until, write_instance
 from credit_assets_tests.support.hosts import Network, private_network, reaches, sees
 from credit_assets_tests.support.materialise import INGEST, MONTHS, storage_with
-from credit_assets_tests.support.object_store import BUCKET, fresh_prefix, s3_server
+from credit_assets_tests.support.object_store import BUCKET, environment, fresh_prefix, s3_server
 
 BACKFILL = MONTHS[:3]  # the history (ingest_month), then two scored months (score_month)
 SCORED = [month for month in BACKFILL if month != FIRST_MONTH]
@@ -129,7 +127,7 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
             "DAGSTER_COMPUTE_LOGS_PREFIX": log_prefix,
             "OMP_WAIT_POLICY": "PASSIVE",
         }
-        with _environment(s3_env):
+        with environment(s3_env):
             s3fs.S3FileSystem.clear_instance_cache()  # a cached client would still point at another test's server
             storage_with(shared_root, small_landing, BACKFILL)  # the files land in object storage, nowhere else
         # the baseline runs meanwhile, in a process of its own, with the model's defaults as the sensor's runs have them
@@ -140,7 +138,7 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
             with (
                 celery_workers(network.hosts, hidden, worker_env, tmp_path) as workers,
                 dagster_dev(home, shared_root, extra_env=env, deployment=CELERY_DEPLOY) as ui,
-                _environment(env),
+                environment(env),
                 dg.DagsterInstance.from_config(str(home)) as instance,
             ):
                 isolation = _isolation(network, hidden, ui, pg_env)
@@ -152,13 +150,13 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
                 starts = _starts(instance, killed.run_id, KILLED_STEP)
                 worker_pids = {worker.node: worker.pids() | pids_before_the_kill[worker.node] for worker in workers}
             baseline_runs = local_runs()
-        with _environment(s3_env):
+        with environment(s3_env):
             s3fs.S3FileSystem.clear_instance_cache()
             shared = ArtifactStore.at(shared_root)
             shared_bytes = {prefix: _objects(shared, prefix) for prefix in BYTE_IDENTICAL}
             read_back = {month: _read_back(shared, month) for month in SCORED}
             logs = s3fs.S3FileSystem().find(f"{BUCKET}/{log_prefix}")
-    with _environment(local_env), dg.DagsterInstance.from_config(str(local_home)) as local_instance:
+    with environment(local_env), dg.DagsterInstance.from_config(str(local_home)) as local_instance:
         local_materialised = {run["month"]: _materialised(local_instance, run["run_id"]) for run in baseline_runs}
 
     assert isolation == {"reaches the hub": True, "reaches the machine's loopback": False, "sees the instance": False}
@@ -233,15 +231,6 @@ def _starts(instance: dg.DagsterInstance, run_id: str, step: str) -> list[int]:
     """The pids of the step's STEP_START events in the run, in order."""
     events = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
     return [event.dagster_event.pid for event in events if event.step_key == step]
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """These environment variables in this process, for instance yaml that reads them (`env:`)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in variables.items():
-            patch.setenv(key, value)
-        yield
 
 
 def _assert_steps_ran_on_both_workers(

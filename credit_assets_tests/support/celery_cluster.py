@@ -205,12 +205,6 @@ def months_running(
             process.stdout.close()
 
 
-def run_months(module: str, months: list[str], env: dict[str, str], log: Path) -> list[dict]:
-    """Run the months' jobs from code location `module` in a fresh process and wait: see `months_running`."""
-    with months_running(module, months, env, log) as runs:
-        return runs()
-
-
 def _main(module: str, months: list[str], fast_model: bool) -> int:
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository

@@ -29,11 +29,10 @@ SUBNETS = ipaddress.ip_network("10.213.0.0/16")
 
 @dataclass(frozen=True)
 class Host:
-    """A network namespace on the bridge, with its address and host name."""
+    """A network namespace on the bridge, and the host name its processes get."""
 
     name: str
     namespace: str
-    address: str
 
     def command(self, hidden: list[Path], command: list[str]) -> list[str]:
         """`command` run inside this host, with `hidden` folders replaced by empty ones."""
@@ -101,7 +100,7 @@ def private_network(names: list[str]) -> Iterator[Network]:
             for args in (["addr", "add", f"{address}/24", "dev", inside], ["link", "set", inside, "up"]):
                 _ip("netns", "exec", namespace, "ip", *args)
             _ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up")
-            hosts.append(Host(name=name, namespace=namespace, address=address))
+            hosts.append(Host(name=name, namespace=namespace))
         yield Network(hub=hub, subnet=str(subnet), hosts=hosts)
 
 

@@ -30,7 +30,7 @@ from credit_assets.defs.config import config_class, to_settings
 from credit_assets.defs.metadata import figures, table
 from credit_assets.defs.partitions import TRANSIENT_RETRIES, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
-from credit_assets.keys import DECISION_COUNTS, DECISION_SHARES, MODEL_VERSION, ROW_COUNT
+from credit_assets.keys import DECISION_COUNTS, DECISION_SHARES, MODEL_VERSION
 
 ForecastConfig = config_class(Cutoffs, "ForecastConfig")
 CUTOFFS_FILE = "cutoffs.json"
@@ -56,7 +56,7 @@ def forecasts(
     return dg.MaterializeResult(
         metadata=figures(
             {
-                ROW_COUNT: len(frame),
+                "dagster/row_count": len(frame),
                 MODEL_VERSION: champion.version,
                 "model_family": champion.card.family,
                 **{name: value for name, value in asdict(cutoffs).items()},
