@@ -191,8 +191,9 @@ class ObjectBlobs:
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        # listings are never cached: another host may have written since
-        self.fs, self.base = fsspec.core.url_to_fs(self.url, use_listings_cache=False)
+        # listings are never cached: another host may have written since; nor is the client, which fsspec would
+        # otherwise share with every later store and so keep the endpoint and keys of the environment it first saw
+        self.fs, self.base = fsspec.core.url_to_fs(self.url, use_listings_cache=False, skip_instance_cache=True)
         self.protocol = self.url.split("://", 1)[0]
 
     def _path(self, key: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from credit_assets.core.blobs import Blobs, LocalBlobs, MissingArtifact, ObjectBlobs
 from credit_assets.core.chained_log import ChainBroken, ChainedLog, FileLines, ObjectLines, lines_at
 from credit_assets.core.store import FORECASTS_EXPORT, ArtifactStore
-from credit_assets_tests.support.object_store import fresh_prefix
+from credit_assets_tests.support.object_store import environment, fresh_prefix, s3_server
 
 WRITERS, APPENDS_EACH = 4, 5
 
@@ -90,3 +90,13 @@ def test_an_edited_object_log_entry_breaks_the_chain(s3_env: dict[str, str]) -> 
     blobs.put(first, blobs.get(first).replace(b"2020-10", b"2020-09"))  # whoever can write the bucket edits an entry
     with pytest.raises(ChainBroken, match="line 1 breaks the chain"):
         log.entries()
+
+
+def test_a_store_opened_after_the_endpoint_changed_reaches_the_new_endpoint(s3_env: dict[str, str]) -> None:
+    # a client cached from an earlier store would still write to the first server
+    prefix = fresh_prefix()
+    ObjectBlobs(prefix).put("first.txt", b"on the first server")
+    with s3_server() as other, environment(other):
+        ObjectBlobs(prefix).put("second.txt", b"on the second server")
+        assert ObjectBlobs(prefix).keys("") == ["second.txt"]
+    assert ObjectBlobs(prefix).keys("") == ["first.txt"]

@@ -128,7 +128,6 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
             "OMP_WAIT_POLICY": "PASSIVE",
         }
         with environment(s3_env):
-            s3fs.S3FileSystem.clear_instance_cache()  # a cached client would still point at another test's server
             storage_with(shared_root, small_landing, BACKFILL)  # the files land in object storage, nowhere else
         # the baseline runs meanwhile, in a process of its own, with the model's defaults as the sensor's runs have them
         baseline_log = tmp_path / "local.log"
@@ -151,11 +150,10 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
                 worker_pids = {worker.node: worker.pids() | pids_before_the_kill[worker.node] for worker in workers}
             baseline_runs = local_runs()
         with environment(s3_env):
-            s3fs.S3FileSystem.clear_instance_cache()
             shared = ArtifactStore.at(shared_root)
             shared_bytes = {prefix: _objects(shared, prefix) for prefix in BYTE_IDENTICAL}
             read_back = {month: _read_back(shared, month) for month in SCORED}
-            logs = s3fs.S3FileSystem().find(f"{BUCKET}/{log_prefix}")
+            logs = s3fs.S3FileSystem(skip_instance_cache=True).find(f"{BUCKET}/{log_prefix}")
     with environment(local_env), dg.DagsterInstance.from_config(str(local_home)) as local_instance:
         local_materialised = {run["month"]: _materialised(local_instance, run["run_id"]) for run in baseline_runs}
 
