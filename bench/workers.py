@@ -59,7 +59,7 @@ def model_card(month: str) -> dict[str, Any]:
             "pruned_trials": card.params_provenance.get("pruned_trials"),
             "best_search_auc": card.params_provenance.get("best_validation_auc"),
             "best_iteration": card.best_iteration,
-            "train_rows": card.window["train_rows"],
+            "train_rows": card.window.train_rows,
             "validation_auc": card.validation_metrics["roc_auc"],
             "version": card.version,
         }

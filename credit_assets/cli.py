@@ -429,7 +429,7 @@ def _run_models(args: argparse.Namespace) -> int:
         months = sorted(set(scored.get(card.version, [])))
         auc = card.validation_metrics["roc_auc"]
         print(
-            f"{card.version:<30}{card.family:<11}{card.month:<13}{auc:<16.4f}{card.calibration['method']:<13}"
+            f"{card.version:<30}{card.family:<11}{card.month:<13}{auc:<16.4f}{card.calibration.method:<13}"
             f"{', '.join(months) or '-'}"
         )
     state = change_control.fold(entries)

@@ -21,3 +21,11 @@ class JsonRecord:
     @classmethod
     def from_json(cls, text: str) -> Self:
         return cls.from_dict(json.loads(text))
+
+
+class EvolvingRecord(JsonRecord):
+    """A JsonRecord whose older versions lack some fields: those default to None and are written only when set, so
+    a record reads back and writes out the same bytes whichever version wrote it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}  # type: ignore[call-overload]

@@ -158,7 +158,7 @@ def model_view(
         month=month or (card.month if card else None),
         approval=approval,
         metrics=_dict(candidate.get("validation_metrics")) or (card.validation_metrics if card else {}),
-        calibration=_dict(candidate.get("calibration")) or (card.calibration if card else {}),
+        calibration=_dict(candidate.get("calibration")) or (card.calibration.to_dict() if card else {}),
         verdicts=[{"name": name, **_dict(v)} for name, v in _dict(candidate.get("verdicts")).items()],
         air=_dict(lda.get("picked_air")),
         lda=lda,

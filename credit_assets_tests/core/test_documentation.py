@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from credit_assets.core.features import feature_names
-from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.calibration import CalibrationReport
+from credit_assets.core.modeling.card import ModelCard, TrainingWindow
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.modeling.documentation import PackInputs, p_text, render
 from credit_assets_tests.support.browser import chromium
@@ -101,10 +102,13 @@ def stored(payload: Any) -> Any:
     return json.loads(json.dumps(payload, sort_keys=True))
 
 
+CALIBRATION = CalibrationReport("sigmoid", 1375, {"none": 0.27, "sigmoid": 0.26}, 0.031, 0.012, 0.27, 0.26)
+
+
 def card(window: dict[str, Any], version: str = VERSION) -> ModelCard:
     return ModelCard(
-        "2020-11", "lightgbm", window, {"lambda_l1": 2.3e-05}, {"source": "defaults"}, 0, 1, 20, FEATURES,
-        {"roc_auc": 0.74}, IMPORTANCE, {"method": "sigmoid"}, version,
+        "2020-11", "lightgbm", TrainingWindow(**window), {"lambda_l1": 2.3e-05}, {"source": "defaults"}, 0, 1, 20,
+        FEATURES, {"roc_auc": 0.74}, IMPORTANCE, CALIBRATION, version,
     )  # fmt: skip
 
 

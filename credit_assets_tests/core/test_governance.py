@@ -46,7 +46,7 @@ def test_the_validation_slice_grows_back_in_time_until_it_holds_the_defaults(gen
     assert data.validation[TARGET].iloc[1:].sum() < 300  # no older row than needed
     capped = split_out_of_time(generated, min_defaults=10_000, max_share=0.2)
     assert not capped.validation_sufficient and len(capped.validation) == pytest.approx(0.2 * 10_000, abs=1)
-    assert capped.window()["validation_sufficient"] is False
+    assert capped.window().validation_sufficient is False
 
 
 def overweighted_lightgbm(data) -> lgb.Booster:  # noqa: ANN001

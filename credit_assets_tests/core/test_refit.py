@@ -80,9 +80,9 @@ def test_the_deployed_lightgbm_learned_the_newest_labelled_month_with_exactly_th
     assert not data.validation_sufficient and data.train_months == ["2020-09"]  # the 50 % cap: training was old
     model = refit_models.candidates["lightgbm"].model
     window, booster = model.card.window, model.scorer.booster
-    assert window["refit_on_all_labels"] and window["deployed_train_months"] == ["2020-09", "2020-10", "2020-11"]
-    assert window["deployed_train_rows"] == 6_000 == window["train_rows"] + window["validation_rows"]
-    assert window["deployed_train_defaults"] == sum(int(f[TARGET].sum()) for f in before(generated, "2020-12").values())
+    assert window.refit_on_all_labels and window.deployed_train_months == ["2020-09", "2020-10", "2020-11"]
+    assert window.deployed_train_rows == 6_000 == window.train_rows + window.validation_rows
+    assert window.deployed_train_defaults == sum(int(f[TARGET].sum()) for f in before(generated, "2020-12").values())
     assert booster.num_trees() == model.card.best_iteration == alone.best_iteration > 0
 
     validation = predict(alone, data.validation)
@@ -103,7 +103,7 @@ def test_the_deployed_scorecard_is_refit_on_every_labelled_row(
     on_all = scorecard.fit_scorecard(data.labelled, names, SETTINGS.seed, SETTINGS.num_threads)[1]
     assert candidate.model.scorer.table == on_all != on_train
     np.testing.assert_allclose(candidate.validation_raw, expit(on_train.log_odds(data.validation)))  # validated
-    assert candidate.model.card.window["deployed_train_rows"] == 6_000
+    assert candidate.model.card.window.deployed_train_rows == 6_000
 
 
 def test_without_the_refit_the_deployed_models_are_the_fits_on_the_training_rows(
@@ -112,13 +112,13 @@ def test_without_the_refit_the_deployed_models_are_the_fits_on_the_training_rows
     plain = trained(generated, "2020-12", tmp_path, refit_on_all_labels=False)
     model, refitted = plain.candidates["lightgbm"].model, refit_models.candidates["lightgbm"].model
     window = model.card.window
-    assert not window["refit_on_all_labels"] and window["deployed_train_months"] == window["train_months"]
-    assert window["deployed_train_rows"] == window["train_rows"] == 3_000
+    assert not window.refit_on_all_labels and window.deployed_train_months == window.train_months
+    assert window.deployed_train_rows == window.train_rows == 3_000
     booster = model.scorer.booster
     assert booster.best_iteration == model.card.best_iteration > 0  # early-stopped on the slice, not refit
     assert booster.model_to_string() == alone.model_to_string()
     assert model.card.validation_metrics == refitted.card.validation_metrics
-    assert plain.candidates[scorecard.FAMILY].model.card.window["deployed_train_rows"] == 3_000
+    assert plain.candidates[scorecard.FAMILY].model.card.window.deployed_train_rows == 3_000
 
 
 def test_the_gate_scores_a_refit_previous_champion_only_on_rows_it_did_not_train_on(

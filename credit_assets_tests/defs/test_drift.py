@@ -183,6 +183,6 @@ def test_reference_is_exactly_the_models_own_data(month: str, scored: StorageRes
     load = lambda key, columns: scored.store.read_table("features", key, columns)  # noqa: E731
     data = training_data(scored.store.table_months("features"), load, month, ModelSettings())
     reference = model_reference(data.window(), load)
-    assert frame_hash(reference.validation) == data.window()["validation_sha256"]
+    assert frame_hash(reference.validation) == data.window().validation_sha256
     assert len(reference.rows) == len(data.train) + len(data.validation)
     assert reference.months == sorted(set(data.train_months + data.validation_months))

@@ -84,8 +84,8 @@ def scored(tmp_path: Path, scored_template: Path) -> StorageResource:
 def test_no_model_sees_its_own_month(scored: StorageResource) -> None:
     for month in (FIRST, SECOND):
         window = registry(scored).champion(month).card.window
-        assert window["train_months"] and all(m < month for m in window["train_months"] + window["validation_months"])
-    assert registry(scored).champion(SECOND).card.window["validation_months"][-1] == FIRST
+        assert window.train_months and all(m < month for m in window.train_months + window.validation_months)
+    assert registry(scored).champion(SECOND).card.window.validation_months[-1] == FIRST
 
 
 def test_the_champion_learned_the_newest_labelled_month_and_the_refit_can_be_switched_off(
@@ -93,18 +93,18 @@ def test_the_champion_learned_the_newest_labelled_month_and_the_refit_can_be_swi
 ) -> None:
     champion = registry(scored).champion(SECOND)
     window = champion.card.window
-    assert FIRST in window["validation_months"] and FIRST not in window["train_months"]  # the slice held it out
-    assert window["refit_on_all_labels"] and window["deployed_train_months"] == [HISTORY, FIRST]  # the refit did not
-    assert window["deployed_train_rows"] == window["train_rows"] + window["validation_rows"] == 5_500
+    assert FIRST in window.validation_months and FIRST not in window.train_months  # the slice held it out
+    assert window.refit_on_all_labels and window.deployed_train_months == [HISTORY, FIRST]  # the refit did not
+    assert window.deployed_train_rows == window.train_rows + window.validation_rows == 5_500
     assert champion.scorer.booster.num_trees() == champion.card.best_iteration > 0
     result = materialize_month(scored, SECOND, ["model"], model_config={"refit_on_all_labels": False})
     assert result.success, failure_message(result)
     plain = registry(scored).champion(SECOND)
     assert plain.version != champion.version and plain.card.validation_metrics == champion.card.validation_metrics
-    assert plain.card.window["deployed_train_months"] == plain.card.window["train_months"] == window["train_months"]
+    assert plain.card.window.deployed_train_months == plain.card.window.train_months == window.train_months
     [materialised] = result.asset_materializations_for_node("model")
     assert materialised.metadata["refit_on_all_labels"].value is False
-    assert materialised.metadata["deployed_train_rows"].value == window["train_rows"]
+    assert materialised.metadata["deployed_train_rows"].value == window.train_rows
 
 
 def test_reloaded_model_predicts_exactly_the_forecasts(scored: StorageResource) -> None:
@@ -372,7 +372,7 @@ def test_the_documentation_pack_names_the_version_window_and_hashes(scored: Stor
     pack = scored.store.local_root.joinpath("documentation", f"{champion.version}.html").read_text()
     window = champion.card.window
     assert f"Model documentation: {champion.version}" in pack
-    for fact in (window["train_sha256"], window["validation_sha256"], *window["train_months"], "no reject inference"):
+    for fact in (window.train_sha256, window.validation_sha256, *window.train_months, "no reject inference"):
         assert fact in pack
     assert "<h3>Calibration in the large</h3>" in pack  # the month's stored forecast_performance reaches the pack
     assert (

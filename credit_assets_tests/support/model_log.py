@@ -13,8 +13,8 @@ import pandas as pd
 
 from credit_assets.core.blobs import write_text
 from credit_assets.core.modeling import change_control as cc
-from credit_assets.core.modeling.calibration import Calibrator
-from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.calibration import CalibrationReport, Calibrator
+from credit_assets.core.modeling.card import ModelCard, TrainingWindow
 from credit_assets.core.modeling.models import LightGBMScorer, Model
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.store import ArtifactStore
@@ -45,8 +45,9 @@ def tiny_model(month: str, seed: int, auc: float) -> Model:
         lgb.Dataset(frame, label=labels),
         num_boost_round=5,
     )
-    calibration = {"method": "sigmoid", "ece_before": 0.041, "ece_after": 0.012}
-    card = ModelCard(month, "lightgbm", {}, {}, {}, seed, 1, 5, FEATURES, {"roc_auc": auc}, [], calibration)
+    calibration = CalibrationReport("sigmoid", 150, {"none": 0.3, "sigmoid": 0.29}, 0.041, 0.012, 0.3, 0.29)
+    window = TrainingWindow([month], [month], 150, 150, 12, 1, 500, 0.5, False, "a" * 64, "b" * 64)
+    card = ModelCard(month, "lightgbm", window, {}, {}, seed, 1, 5, FEATURES, {"roc_auc": auc}, [], calibration)
     return Model(LightGBMScorer(booster), Calibrator(), card)
 
 
@@ -77,7 +78,7 @@ def _candidate(model: Model, passed: bool = True) -> dict[str, Any]:
         "family": card.family,
         "name": "drop AMT_ANNUITY",
         "validation_metrics": {**card.validation_metrics, "brier": 0.061},
-        "calibration": card.calibration,
+        "calibration": card.calibration.to_dict(),
         "verdicts": verdicts,
         "new_version": True,
     }

@@ -18,7 +18,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from credit_assets.core import plots
-from credit_assets.core.records import JsonRecord
+from credit_assets.core.records import EvolvingRecord, JsonRecord
 from credit_assets.core.verdict import Severity, Verdict
 
 Method = Literal["none", "isotonic", "sigmoid"]
@@ -92,17 +92,18 @@ def band_table(labels: np.ndarray, probabilities: np.ndarray, bands: int = BANDS
 
 
 @dataclass(frozen=True)
-class CalibrationReport(JsonRecord):
+class CalibrationReport(EvolvingRecord):
     """How the calibration method was chosen and what it changed, measured on the newer half of the slice."""
 
     method: Method
     held_out_rows: int
     held_out_log_loss: dict[str, float]
-    held_out_gain_standard_error: dict[str, float]  # of each method's gain over the raw scores
     ece_before: float
     ece_after: float
     log_loss_before: float
     log_loss_after: float
+    # of each method's gain over the raw scores; None on cards from before the gain had to be material
+    held_out_gain_standard_error: dict[str, float] | None = None
 
 
 def calibrate(labels: pd.Series, raw: np.ndarray) -> tuple[Calibrator, CalibrationReport]:

@@ -37,7 +37,7 @@ def model_charts(card: ModelCard, labels: pd.Series, raw: np.ndarray, calibrated
             f"Reliability, validation slice ({month} model)",
             {
                 "raw": band_table(truth, raw),
-                f"calibrated ({card.calibration['method']})": band_table(truth, calibrated),
+                f"calibrated ({card.calibration.method})": band_table(truth, calibrated),
             },
         ),
     }

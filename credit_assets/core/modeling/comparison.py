@@ -46,7 +46,7 @@ def shadow_row(month: str, model: Model, role: str, frame: pd.DataFrame, cutoffs
         "role": role,
         "version": model.version,
         "validation_auc": model.card.validation_metrics["roc_auc"],
-        "validation_ece": model.card.calibration["ece_after"],
+        "validation_ece": model.card.calibration.ece_after,
         "approval_rate": float(approved.mean()),
         "decline_rate": float((probabilities >= cutoffs.decline_cutoff).mean()),
         "expected_bad_rate_approved": float(probabilities[approved].mean()) if approved.any() else None,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from credit_assets.core.features import catalogue, monotone_directions
 from credit_assets.core.modeling import change_control
-from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.card import ModelCard, TrainingWindow
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.modeling.lda import LdaSearch, air_table, frontier_table
 from credit_assets.core.monitoring.fairness import decision_table, outcome_table
@@ -160,29 +160,28 @@ def anchor(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
-def deployed_rows(window: dict[str, Any]) -> dict[str, Any]:
+def deployed_rows(window: TrainingWindow) -> dict[str, Any]:
     """What the deployed model trained on: every labelled row when refit, else the training rows (older cards
     record nothing of it and are shown as before)."""
-    if "refit_on_all_labels" not in window:
+    if window.refit_on_all_labels is None:
         return {}
-    refit = window["refit_on_all_labels"]
     return {
         "deployed model": "refit on every labelled row (training and validation) with the slice's choices"
-        if refit
+        if window.refit
         else "the fit on the training rows",
-        "deployed model's rows": f"{window['deployed_train_rows']} ({window['deployed_train_defaults']} defaults)",
+        "deployed model's rows": f"{window.deployed_train_rows} ({window.deployed_train_defaults} defaults)",
     }
 
 
-def window_months(window: dict[str, Any]) -> dict[str, str]:
+def window_months(window: TrainingWindow) -> dict[str, str]:
     """Training, split and validation months, each month under one (the split month's older rows train)."""
-    shared = [m for m in window["validation_months"] if m in window["train_months"]]
+    shared = [m for m in window.validation_months if m in window.train_months]
     return {
-        "training months": ", ".join(m for m in window["train_months"] if m not in shared) or "none",
-        "split month": f"{shared[0]} (rows before SK_ID_CURR {window['validation_first_id']} train, the rest validate)"
+        "training months": ", ".join(m for m in window.train_months if m not in shared) or "none",
+        "split month": f"{shared[0]} (rows before SK_ID_CURR {window.validation_first_id} train, the rest validate)"
         if shared
         else "none: the split falls between months",
-        "validation months": ", ".join(m for m in window["validation_months"] if m not in shared) or "none",
+        "validation months": ", ".join(m for m in window.validation_months if m not in shared) or "none",
     }
 
 
@@ -227,7 +226,7 @@ def change_rows(card: ModelCard, previous: ModelCard | None) -> list[dict[str, A
             "before": previous.validation_metrics["roc_auc"],
             "after": card.validation_metrics["roc_auc"],
         },
-        {"what": "calibration", "before": previous.calibration.get("method"), "after": card.calibration.get("method")},
+        {"what": "calibration", "before": previous.calibration.method, "after": card.calibration.method},
         {"what": "features added", "before": "", "after": ", ".join(added) or "none"},
         {"what": "features removed", "before": ", ".join(removed) or "none", "after": ""},
         {
@@ -459,15 +458,15 @@ def render(pack: PackInputs) -> str:
             facts(
                 {
                     **window_months(window),
-                    "training rows": window["train_rows"],
-                    "training data SHA-256": window["train_sha256"],
-                    "validation rows": window["validation_rows"],
-                    "validation defaults": window["validation_defaults"],
-                    "validation slice sufficient": f"{window['validation_sufficient']} "
-                    f"(asked for {window['min_validation_defaults']} defaults, at most "
-                    f"{window['max_validation_share']:.0%} of the labelled rows)",
-                    "validation data SHA-256": window["validation_sha256"],
-                    "first validation SK_ID_CURR": window["validation_first_id"],
+                    "training rows": window.train_rows,
+                    "training data SHA-256": window.train_sha256,
+                    "validation rows": window.validation_rows,
+                    "validation defaults": window.validation_defaults,
+                    "validation slice sufficient": f"{window.validation_sufficient} "
+                    f"(asked for {window.min_validation_defaults} defaults, at most "
+                    f"{window.max_validation_share:.0%} of the labelled rows)",
+                    "validation data SHA-256": window.validation_sha256,
+                    "first validation SK_ID_CURR": window.validation_first_id,
                     **deployed_rows(window),
                 }
             ),
@@ -496,7 +495,7 @@ def render(pack: PackInputs) -> str:
             )
             + performance_html(pack.performance),
         ),
-        ("Calibration", facts(card.calibration)),
+        ("Calibration", facts(card.calibration.to_dict())),
         (
             "Champion and challengers",
             table(pack.comparison, COLUMNS)

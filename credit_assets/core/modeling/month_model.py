@@ -26,7 +26,7 @@ from credit_assets.core.economics import EconomicsSettings
 from credit_assets.core.features import feature_names
 from credit_assets.core.modeling import compliance, lda, scorecard
 from credit_assets.core.modeling.calibration import calibrate
-from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.card import ModelCard, TrainingWindow
 from credit_assets.core.modeling.gate import PreviousModel, compare_aucs, gate
 from credit_assets.core.modeling.models import LightGBMScorer, Model, ScorecardScorer, Scorer
 from credit_assets.core.modeling.registry import content_version
@@ -34,7 +34,6 @@ from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.modeling.training import (
     BASE_PARAMS,
     TrainingData,
-    deployed_train_months,
     fit,
     fit_with_selection,
     importance_table,
@@ -78,7 +77,7 @@ class Candidate:
             "version": self.model.version,
             "family": self.family,
             "validation_metrics": self.model.card.validation_metrics,
-            "calibration": self.model.card.calibration,
+            "calibration": self.model.card.calibration.to_dict(),
             "verdicts": {name: {"passed": v.passed, "description": v.description} for name, v in self.verdicts.items()},
         }
 
@@ -92,15 +91,15 @@ class MonthModels:
     previous: PreviousModel | None
 
 
-def unseen_rows(window: dict[str, Any], data: TrainingData) -> np.ndarray:
+def unseen_rows(window: TrainingWindow, data: TrainingData) -> np.ndarray:
     """The validation rows a model with this card's window did not train on: those of months after its deployed
     months when it was refit, else those from its own validation slice on (months in order, IDs ascending)."""
     if data.validation_row_months is None:
         return np.ones(len(data.validation), dtype=bool)
     months = data.validation_row_months
-    if window.get("refit_on_all_labels"):
-        return months > max(deployed_train_months(window))
-    first_month, first_id = window["validation_months"][0], window["validation_first_id"]
+    if window.refit:
+        return months > max(window.deployed_months)
+    first_month, first_id = window.validation_months[0], window.validation_first_id
     ids = data.validation[schema.ID_COLUMN].to_numpy()
     return (months > first_month) | ((months == first_month) & (ids >= first_id))
 
@@ -136,7 +135,7 @@ def judged(
     compared = None
     if previous is not None and previous.rows.any():
         compared = compare_aucs(labels.to_numpy()[previous.rows], raw[previous.rows], previous.probabilities)
-    card = replace(card, validation_metrics=scores, calibration=report.to_dict())
+    card = replace(card, validation_metrics=scores, calibration=report)
     verdicts = {
         GATE: gate(settings, scores["roc_auc"], previous, compared),
         NO_PROTECTED_INPUTS: compliance.protected_inputs(deployed.feature_name()),

@@ -14,6 +14,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 from credit_assets.core.contract import schema
 from credit_assets.core.features import feature_names, monotone_directions
+from credit_assets.core.modeling.card import TrainingWindow
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import month_sequence, months_between
 
@@ -66,37 +67,31 @@ class TrainingData:
         """Every labelled row, the training rows then the validation slice: what a refit trains on."""
         return pd.concat([self.train, self.validation], ignore_index=True)
 
-    def window(self, refit: bool = False) -> dict[str, Any]:
+    def window(self, refit: bool = False) -> TrainingWindow:
         """The card's window; `deployed_*` describe the rows the deployed model trained on (all of them if `refit`)."""
         deployed = [self.train, self.validation] if refit else [self.train]
-        return {
-            "train_months": self.train_months,
-            "validation_months": self.validation_months,
-            "train_rows": len(self.train),
-            "validation_rows": len(self.validation),
-            "validation_defaults": self.validation_defaults,
-            "validation_first_id": int(self.validation[schema.ID_COLUMN].iloc[0]),
-            "min_validation_defaults": self.min_validation_defaults,
-            "max_validation_share": self.max_validation_share,
-            "validation_sufficient": self.validation_sufficient,
-            "refit_on_all_labels": refit,
-            "deployed_train_months": sorted({*self.train_months, *self.validation_months})
-            if refit
-            else self.train_months,
-            "deployed_train_rows": sum(len(frame) for frame in deployed),
-            "deployed_train_defaults": int(sum(frame[schema.TARGET_COLUMN].sum() for frame in deployed)),
-            **self.hashes,
-        }
+        return TrainingWindow(
+            train_months=self.train_months,
+            validation_months=self.validation_months,
+            train_rows=len(self.train),
+            validation_rows=len(self.validation),
+            validation_defaults=self.validation_defaults,
+            validation_first_id=int(self.validation[schema.ID_COLUMN].iloc[0]),
+            min_validation_defaults=self.min_validation_defaults,
+            max_validation_share=self.max_validation_share,
+            validation_sufficient=self.validation_sufficient,
+            train_sha256=self.hashes[0],
+            validation_sha256=self.hashes[1],
+            refit_on_all_labels=refit,
+            deployed_train_months=sorted({*self.train_months, *self.validation_months}) if refit else self.train_months,
+            deployed_train_rows=sum(len(frame) for frame in deployed),
+            deployed_train_defaults=int(sum(frame[schema.TARGET_COLUMN].sum() for frame in deployed)),
+        )
 
     @cached_property
-    def hashes(self) -> dict[str, str]:
+    def hashes(self) -> tuple[str, str]:
         """Content hashes of the training rows and the validation slice, computed once for both candidates' cards."""
-        return {"train_sha256": frame_hash(self.train), "validation_sha256": frame_hash(self.validation)}
-
-
-def deployed_train_months(window: dict[str, Any]) -> list[str]:
-    """The months a card's deployed model trained on (cards from before the refit name only `train_months`)."""
-    return window.get("deployed_train_months", window["train_months"])
+        return frame_hash(self.train), frame_hash(self.validation)
 
 
 def frame_hash(frame: pd.DataFrame) -> str:

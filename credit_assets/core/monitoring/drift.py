@@ -17,7 +17,7 @@ from scipy import stats
 
 from credit_assets.core import plots
 from credit_assets.core.contract import schema
-from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.card import ModelCard, TrainingWindow
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.training import FeatureLoader, frame_hash, split_out_of_time
 from credit_assets.core.records import JsonRecord
@@ -125,11 +125,11 @@ def numeric_ks(reference: Observed, values: Observed) -> tuple[float | None, flo
     return statistic, float(stats.kstwobign.sf(statistic * np.sqrt(effective_size)))
 
 
-def model_reference(window: dict[str, Any], load: FeatureLoader) -> Reference:
+def model_reference(window: TrainingWindow, load: FeatureLoader) -> Reference:
     """The feature months of a model card's window, with the validation slice the model was judged on."""
-    months = sorted(set(window["train_months"]) | set(window["validation_months"]))
+    months = sorted(set(window.train_months) | set(window.validation_months))
     frames = {month: load(month, None) for month in months}
-    data = split_out_of_time(frames, window["min_validation_defaults"], window["max_validation_share"])
+    data = split_out_of_time(frames, window.min_validation_defaults, window.max_validation_share)
     return Reference(months, pd.concat([data.train, data.validation], ignore_index=True), data.validation)
 
 
@@ -202,7 +202,7 @@ def measure(
         reference_months=reference.months,
         reference_rows=len(reference.rows),
         reference_sample_rows=len(sample),
-        validation_slice_matches_card=frame_hash(reference.validation) == card.window["validation_sha256"],
+        validation_slice_matches_card=frame_hash(reference.validation) == card.window.validation_sha256,
         month_rows=len(current),
         thresholds={"warn_psi": settings.warn_psi, "error_psi": settings.error_psi},
         top_features=card.top_features(settings.top_features),

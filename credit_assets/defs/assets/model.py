@@ -37,7 +37,6 @@ from credit_assets.core.modeling.month_model import (
     develop,
 )
 from credit_assets.core.modeling.settings import ModelSettings
-from credit_assets.core.modeling.training import deployed_train_months
 from credit_assets.core.months import FIRST_MONTH, history_note
 from credit_assets.core.verdict import Severity, Verdict
 from credit_assets.defs.assets.features import features, training_window
@@ -253,7 +252,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
 
 def trained_until(version: Model) -> str:
     """The newest month whose labels the version's deployed model learned from."""
-    return max(deployed_train_months(version.card.window))
+    return max(version.card.window.deployed_months)
 
 
 def approval_in_force(entry: dict[str, Any], state: ChampionState) -> dict[str, Any] | None:
@@ -368,22 +367,22 @@ def card_metadata(storage: StorageResource, scoring: Model) -> dict[str, Any]:
         "family": card.family,
         "developed_for": card.month,
         **{f"validation_{name}": value for name, value in card.validation_metrics.items()},
-        "calibration_method": card.calibration["method"],
-        "ece_before": card.calibration["ece_before"],
-        "ece_after": card.calibration["ece_after"],
-        "train_months": ", ".join(card.window["train_months"]),
-        "validation_months": ", ".join(card.window["validation_months"]),
-        "train_rows": card.window["train_rows"],
-        "validation_rows": card.window["validation_rows"],
-        "validation_defaults": card.window["validation_defaults"],
-        "validation_slice_sufficient": card.window["validation_sufficient"],
+        "calibration_method": card.calibration.method,
+        "ece_before": card.calibration.ece_before,
+        "ece_after": card.calibration.ece_after,
+        "train_months": ", ".join(card.window.train_months),
+        "validation_months": ", ".join(card.window.validation_months),
+        "train_rows": card.window.train_rows,
+        "validation_rows": card.window.validation_rows,
+        "validation_defaults": card.window.validation_defaults,
+        "validation_slice_sufficient": card.window.validation_sufficient,
         "validation_metrics_of": "the fit on the training rows before the refit (out of time)"
-        if card.window["refit_on_all_labels"]
+        if card.window.refit
         else "the deployed model (out of time)",
-        "refit_on_all_labels": card.window["refit_on_all_labels"],
-        "deployed_train_months": ", ".join(deployed_train_months(card.window)),
-        "deployed_train_rows": card.window["deployed_train_rows"],
-        "deployed_train_defaults": card.window["deployed_train_defaults"],
+        "refit_on_all_labels": card.window.refit_on_all_labels,
+        "deployed_train_months": ", ".join(card.window.deployed_months),
+        "deployed_train_rows": card.window.deployed_train_rows,
+        "deployed_train_defaults": card.window.deployed_train_defaults,
         "best_iteration": card.best_iteration,
         "feature_count": len(card.features),
         "params": dg.MetadataValue.json(card.params),
