@@ -5,4 +5,4 @@ Models page tests run the model_risk approval itself."""
 
 import os
 
-os.environ.setdefault("CREDIT_ASSETS_MODEL_APPROVAL", "none")
+os.environ.setdefault("CREDIT_ASSETS_MODEL_DEFAULTS", '{"approval": "none"}')

@@ -9,6 +9,7 @@ What each write guarantees, on both backends:
   the commit file as the sign of a complete folder never sees a partial one.
 """
 
+import functools
 import hashlib
 import os
 import shutil
@@ -191,9 +192,8 @@ class ObjectBlobs:
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        # listings are never cached: another host may have written since; nor is the client, which fsspec would
-        # otherwise share with every later store and so keep the endpoint and keys of the environment it first saw
-        self.fs, self.base = fsspec.core.url_to_fs(self.url, use_listings_cache=False, skip_instance_cache=True)
+        aws = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+        self.fs, self.base = _filesystem(self.url, os.getpid(), aws)
         self.protocol = self.url.split("://", 1)[0]
 
     def _path(self, key: str) -> str:
@@ -257,6 +257,14 @@ class ObjectBlobs:
 
     def lines(self, key: str) -> list[str]:
         return [self.get(name).decode("utf-8") for name in self.keys(f"{key}.d/")]
+
+
+@functools.lru_cache(maxsize=8)
+def _filesystem(url: str, pid: int, aws: tuple[tuple[str, str], ...]) -> tuple[fsspec.AbstractFileSystem, str]:
+    """One client per URL, process and botocore environment (its AWS_* variables): stores share it, but a store
+    opened after the endpoint or the keys changed gets its own (fsspec's cache would hand it the first one's), and a
+    forked process never inherits its parent's. Listings are never cached: another host may have written since."""
+    return fsspec.core.url_to_fs(url, use_listings_cache=False, skip_instance_cache=True)
 
 
 def blobs_at(root: str) -> Blobs:

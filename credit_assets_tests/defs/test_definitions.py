@@ -7,9 +7,13 @@ import tomllib
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import FIRST_MONTH
 from credit_assets.definitions import defs
+from credit_assets.defs.assets.model import MODEL_DEFAULTS_SETTING, ModelConfig
+from credit_assets.defs.config import deployment_defaults
 from credit_assets.defs.jobs import job_for_month
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -58,3 +62,26 @@ def test_dg_names_the_code_location_as_dagster_registers_it() -> None:
     """Else every definitions load (code server, each run worker) warns that the names differ, ~30 times a run."""
     config = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["tool"]
     assert config["dg"]["project"]["code_location_name"] == config["dagster"]["code_location_name"]
+
+
+def test_the_deployment_sets_the_model_steps_defaults_for_runs_whose_config_names_none() -> None:
+    assert ModelConfig().approval == "none"  # the suite's deployment (credit_assets_tests/__init__.py) says so
+    assert ModelConfig().optuna_trials == ModelSettings.optuna_trials  # and nothing else
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [
+        ('{"optuna_trails": 2}', "names no ModelSettings field: optuna_trails"),
+        ('{"approval": "nobody"}', "approval 'nobody' is not one of"),
+        ("approval=none", "is not JSON"),
+        ('["approval"]', "must be a JSON object"),
+    ],
+)
+def test_a_mistyped_deployment_default_stops_the_definitions_loading(
+    monkeypatch: pytest.MonkeyPatch, value: str, refusal: str
+) -> None:
+    monkeypatch.setenv(MODEL_DEFAULTS_SETTING, value)
+    with pytest.raises(ValueError, match=refusal) as raised:
+        deployment_defaults(ModelSettings, MODEL_DEFAULTS_SETTING)
+    assert MODEL_DEFAULTS_SETTING in str(raised.value)  # the message names what to fix

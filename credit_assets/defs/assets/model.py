@@ -12,7 +12,6 @@ the content-addressed registry and every decision, trigger and approval in the p
 """
 
 import functools
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ from credit_assets.core.months import FIRST_MONTH, history_note
 from credit_assets.core.verdict import Severity, Verdict
 from credit_assets.defs.assets.features import features, training_window
 from credit_assets.defs.assets.validated_applications import validated_applications
-from credit_assets.defs.config import config_class, to_settings
+from credit_assets.defs.config import config_class, deployment_defaults, to_settings
 from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import PREVIOUS_MONTH, Refusal, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
@@ -58,11 +57,12 @@ APPROVAL_CHECK = (
 )
 LDA_FILE, FRONTIER_FILE = "lda.json", "lda_frontier.png"
 PROTECTED_COLUMNS = [schema.ID_COLUMN, "CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS"]
-# The deployment's approval rule when a run's config names none: model_risk unless the deployment says otherwise (a
-# development or test deployment may say none; every champion that takes effect so is logged as unapproved and the
-# champion_approved check warns each month it scores).
-APPROVAL_SETTING = "CREDIT_ASSETS_MODEL_APPROVAL"
-ModelConfig = config_class(ModelSettings, defaults={"approval": os.environ.get(APPROVAL_SETTING, "model_risk")})
+# The deployment's model settings where a run's config names none (the sensor's and the schedules' runs), as a JSON
+# object of ModelSettings fields: approval is model_risk unless the deployment says otherwise (a development or test
+# deployment may say {"approval": "none"}; every champion that takes effect so is logged as unapproved and the
+# champion_approved check warns each month it scores); a staging deployment may tune fewer trials.
+MODEL_DEFAULTS_SETTING = "CREDIT_ASSETS_MODEL_DEFAULTS"
+ModelConfig = config_class(ModelSettings, defaults=deployment_defaults(ModelSettings, MODEL_DEFAULTS_SETTING))
 
 
 def trigger(context: dg.AssetExecutionContext) -> dict[str, Any]:
