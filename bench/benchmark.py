@@ -85,6 +85,8 @@ def model_config(args: argparse.Namespace, retune: str, overrides: dict[str, Any
         "seed": args.model_seed,
         "auc_floor": 0.0,
         "max_auc_drop": 1.0,
+        # the benchmark times the work, not a person's approval: each champion takes effect, logged as unapproved
+        "approval": "none",
         **(overrides or {}),
     }
 

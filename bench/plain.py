@@ -1,14 +1,16 @@
 """One month's core path as a plain script: the functions the assets call, without any Dagster machinery.
 
-Same inputs and outputs as the Dagster core path (raw, validated and feature tables, model file and card,
-forecast table and CSV export, all under the same storage layout), same GX suite, same parameters. Frames
-stay in memory between stages instead of being read back. The work is the assets' own, charts and forecast
-audit included; only what exists for Dagster is left out (asset metadata such as column schemas and previews,
-the landing file's SHA-256, the event log).
+Same inputs and outputs as the Dagster core path (raw, validated and feature tables; the month's model decision,
+made by the same `decide_month` as the model asset: change control, the candidates, the LDA search, the registry
+and the same promotion log record; the forecast table and CSV export, all under the same storage layout), same GX
+suite, same parameters. Frames stay in memory between stages instead of being read back. The work is the assets'
+own, charts and forecast audit included; only what exists for Dagster is left out (asset metadata such as column
+schemas and previews, the landing file's SHA-256, the event log, the asset checks).
 Only `credit_assets.core` is imported: no Dagster context, instance or executor.
 """
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,14 +18,11 @@ from typing import Any
 from credit_assets.core.contract import quality, schema
 from credit_assets.core.contract.landing import parse_landing_csv
 from credit_assets.core.contract.normalise import normalise
-from credit_assets.core.databases import studies_url
 from credit_assets.core.features import build_features
-from credit_assets.core.modeling.charts import model_charts
-from credit_assets.core.modeling.month_model import choose_champion, train_month_models
-from credit_assets.core.modeling.registry import ModelRegistry
+from credit_assets.core.modeling.models import Model
+from credit_assets.core.modeling.month_decision import RunInfo, decide_month
 from credit_assets.core.modeling.settings import ModelSettings
-from credit_assets.core.modeling.training import training_data
-from credit_assets.core.months import landing_file_name, previous_month
+from credit_assets.core.months import landing_file_name
 from credit_assets.core.scoring import Cutoffs, audit, score
 from credit_assets.core.store import FORECASTS_EXPORT, ArtifactStore
 
@@ -62,35 +61,21 @@ def ingest(store: ArtifactStore, month: str, stages: Stages) -> Any:
     return frame
 
 
-def train(store: ArtifactStore, month: str, settings: ModelSettings, stages: Stages) -> tuple[Any, str]:
-    """Training window, parameters, fit, validation metrics, gate and stored model; returns booster and version."""
-    with stage(stages, "read_training_data"):
-        load = lambda key, columns: store.read_table("features", key, columns)  # noqa: E731
-        data = training_data(store.table_months("features"), load, month, settings)
-    registry = ModelRegistry(store.blobs)
-    with stage(stages, "train_and_gate"):
-        trained = train_month_models(
-            month, data, settings, studies_url(store), registry.champion(previous_month(month))
-        )
-        champion = choose_champion(settings.promotion_rule, trained.candidates)
-    if champion is None:
-        raise RuntimeError(f"no model promoted for {month}")
-    with stage(stages, "register_models"):
-        models = {family: registry.register(c.model)[0] for family, c in trained.candidates.items()}
-        registry.append({"month": month, "champion": models[champion.family].version, "rule": settings.promotion_rule,
-                         "candidates": [c.summary() for c in trained.candidates.values()]})  # fmt: skip
-    with stage(stages, "model_charts"):
-        charts = model_charts(champion.model.card, trained.validation_labels, champion.validation_raw,
-                              champion.validation_calibrated)  # fmt: skip
-        for name, png in charts.items():
-            store.write_report_file("model", month, name, png)
-    return models[champion.family], models[champion.family].version
+def decide(store: ArtifactStore, month: str, settings: ModelSettings, stages: Stages) -> Model:
+    """The month's model decision as the model asset makes it (keep the champion or develop, register, search for a
+    less discriminatory alternative, append the promotion log's record); returns the model that scores the month."""
+    run = RunInfo(f"plain-{uuid.uuid4().hex}", {}, [])
+    with stage(stages, "decide_month"):
+        decided = decide_month(store, month, settings, run)
+    if decided.scoring is None:
+        raise RuntimeError(f"no champion in force for {month}: {decided.plan.why}")
+    return decided.scoring
 
 
-def forecast(store: ArtifactStore, month: str, frame: Any, booster: Any, version: str, stages: Stages) -> str:
+def forecast(store: ArtifactStore, month: str, frame: Any, model: Model, stages: Stages) -> str:
     """Score the month, store the forecast table and export the CSV; returns the export path."""
     with stage(stages, "score_with_reasons"):
-        table = score(frame, booster, Cutoffs())
+        table = score(frame, model, Cutoffs())
     with stage(stages, "write_forecasts"):
         store.write_table("forecasts", month, table)
         path = store.write_export(FORECASTS_EXPORT, month, table)
@@ -104,5 +89,5 @@ def forecast(store: ArtifactStore, month: str, frame: Any, booster: Any, version
 def run_month(store: ArtifactStore, month: str, model_config: dict[str, Any], stages: Stages) -> str:
     """The whole core path of one month; returns the forecast file."""
     frame = ingest(store, month, stages)
-    booster, version = train(store, month, ModelSettings(**model_config), stages)
-    return forecast(store, month, frame, booster, version, stages)
+    model = decide(store, month, ModelSettings(**model_config), stages)
+    return forecast(store, month, frame, model, stages)

@@ -40,7 +40,7 @@ def forecast_file(month: str) -> dict[str, Any]:
         digest = hashlib.sha256(store().read_export(FORECASTS_EXPORT, month)).hexdigest()
     except MissingArtifact:
         digest = None
-    return {"forecast_file": store().location(f"forecasts/forecasts_{month}.csv"), "forecast_sha256": digest}
+    return {"forecast_file": store().export_location(FORECASTS_EXPORT, month), "forecast_sha256": digest}
 
 
 def model_card(month: str) -> dict[str, Any]:

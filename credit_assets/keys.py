@@ -6,6 +6,7 @@ strings, no Dagster import, so every layer may use them."""
 PARTITION_TAG = "dagster/partition"
 PRIORITY_TAG = "dagster/priority"  # the run queue starts the highest first
 PARENT_RUN_TAG = "dagster/parent_run_id"  # set on a retry of a run
+USER_TAG = "dagster/user"  # set on a run a user launched from the UI
 LANDING_FILE_TAG = "credit_assets/landing_file"
 LANDING_SHA256_TAG = "credit_assets/landing_sha256"
 LABELS_TAG = "credit_assets/labels"

@@ -195,6 +195,9 @@ class ArtifactStore:
     def has_export(self, kind: str, month: str) -> bool:
         return self.blobs.exists(self._export_key(kind, month))
 
+    def export_location(self, kind: str, month: str) -> str:
+        return self.blobs.location(self._export_key(kind, month))
+
     @staticmethod
     def _documentation_key(version: str) -> str:
         return f"documentation/{version}.html"

@@ -93,6 +93,12 @@ class StorageResource(dg.ConfigurableResource):
         """Store the running asset's month."""
         return self.store.write_table(asset_name(context.asset_key), context.partition_key, frame)
 
+    def store_reading(self, context: Context, asset: AssetRef) -> ArtifactStore:
+        """The store, for a step that reads `asset`'s registry and promotion log through core (the read is checked
+        against the step's declared dependencies and logged)."""
+        self._readable(context, asset)
+        return self.store
+
     @property
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.store.blobs)

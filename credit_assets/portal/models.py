@@ -10,13 +10,13 @@ from typing import Any
 
 from credit_assets.core.modeling import change_control as cc
 from credit_assets.core.modeling.card import ModelCard
+from credit_assets.core.modeling.month_decision import FRONTIER_FILE, LDA_FILE, MODEL_ASSET
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.core.store import ArtifactStore, MissingArtifact
 
 HISTORY_ROWS = 50
 TABLE_ROWS = 50  # alternatives of one LDA search
 CELL_CHARACTERS = 120  # a nested value in a table cell or an evidence line
-MODEL_ASSET, LDA_FILE, FRONTIER_FILE = "model", "lda.json", "lda_frontier.png"
 TABLE_KEYS = ("frontier", "alternatives", "table", "rows")  # where the summary may keep its alternatives, first found
 NAME_KEYS = ("name", "alternative", "label", "version", "id")  # what may name an alternative
 PROFIT_KEYS = ("profit", "expected_profit", "validation_profit")

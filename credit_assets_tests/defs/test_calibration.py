@@ -11,7 +11,9 @@ import pandas as pd
 
 from credit_assets.core.contract import schema
 from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import FORECASTS_EXPORT
 from credit_assets.defs.storage import StorageResource
+from credit_assets_tests.support.files import read_export
 from credit_assets_tests.support.materialise import (
     INGEST,
     SMALL,
@@ -28,7 +30,7 @@ SHIFT = 1.3  # true default probability = the forecast's times this: about 30 % 
 
 def relabel(storage: StorageResource, factor: float, seed: int) -> None:
     """Redraw the landed month's TARGET from its issued forecasts times `factor`, so the truth is known."""
-    forecasts = pd.read_csv(storage.store.local_root / "forecasts" / f"forecasts_{MONTH}.csv")
+    forecasts = read_export(storage.store, FORECASTS_EXPORT, MONTH)
     landed = storage.store.local_root.joinpath("landing", landing_file_name(MONTH))
     frame = pd.read_csv(landed)
     truth = frame[[schema.ID_COLUMN]].merge(forecasts, on=schema.ID_COLUMN, how="left")["default_probability"]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from credit_assets.core.contract import schema
@@ -19,8 +18,9 @@ from credit_assets.core.decisions.log import (
     DecisionLog,
     LiveDecision,
 )
+from credit_assets.core.store import NOTICES_EXPORT
 from credit_assets.defs.storage import StorageResource
-from credit_assets_tests.support.files import read_json
+from credit_assets_tests.support.files import read_export, read_json
 from credit_assets_tests.support.live_decisions import decide, records_of, underwrite_month
 from credit_assets_tests.support.materialise import SCORED_MONTH, copy_storage, decision_log_of, materialize_month
 
@@ -110,7 +110,7 @@ def test_the_override_report_counts_overrides_by_reason_and_group(live_month: Li
 
 def test_notices_hold_exactly_the_final_declines_dated_by_their_decision(live_month: LiveMonth) -> None:
     storage = live_month.storage
-    notices = pd.read_csv(storage.store.local_root / "notices" / f"notices_{SCORED_MONTH}.csv", keep_default_na=False)
+    notices = read_export(storage.store, NOTICES_EXPORT, SCORED_MONTH, keep_default_na=False)
     assert set(notices["decision"]) == {"decline"}
     live = notices[notices["application_date"] != ""].set_index(ID)
     assert set(live.index) == {i for i, final in live_month.final.items() if final == "decline"}

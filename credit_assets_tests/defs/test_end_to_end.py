@@ -5,11 +5,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
 
 from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import FORECASTS_EXPORT, NOTICES_EXPORT, ArtifactStore
 from credit_assets.keys import LANDING_FILE_TAG as LANDING_TAG
 from credit_assets.keys import PARTITION_TAG
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
@@ -20,6 +20,7 @@ from credit_assets_tests.support.e2e import (
     listening_hosts,
     wait_until,
 )
+from credit_assets_tests.support.files import read_export
 
 LANDED = GeneratorConfig(seed=5, history_rows=3_000, months=2, rows_per_month=1_000)
 HISTORY, *SCORED = LANDED.month_keys  # 2020-09 is only ingested; 2020-10 and 2020-11 are scored
@@ -96,10 +97,11 @@ def test_landed_months_are_scored_by_the_sensor_and_a_backfill_rematerialises_th
     run_ids = {run["runId"] for run in runs}
     names, passed = passed_checks(server, "validated_applications", run_ids)
     assert names and passed == {(run_id, name) for run_id in run_ids for name in names}
-    assert len(pd.read_csv(server.storage_root / "forecasts" / f"forecasts_{SCORED[0]}.csv")) == LANDED.rows_per_month
+    stored = ArtifactStore.at(server.storage_root)
+    assert len(read_export(stored, FORECASTS_EXPORT, SCORED[0])) == LANDED.rows_per_month
     for month in SCORED:  # every scored month's adverse-action notices: one row per declined application, none live
-        forecasts = pd.read_csv(server.storage_root / "forecasts" / f"forecasts_{month}.csv")
-        notices = pd.read_csv(server.storage_root / "notices" / f"notices_{month}.csv")
+        forecasts = read_export(stored, FORECASTS_EXPORT, month)
+        notices = read_export(stored, NOTICES_EXPORT, month)
         assert len(notices) == (forecasts["decision"] == "decline").sum() > 0
 
     before = latest_materialisations(server, "forecasts")
@@ -113,4 +115,4 @@ def test_landed_months_are_scored_by_the_sensor_and_a_backfill_rematerialises_th
     after = latest_materialisations(server, "forecasts")
     for month in SCORED:
         assert int(after[month]["timestamp"]) > int(before[month]["timestamp"])
-        assert len(pd.read_csv(server.storage_root / "forecasts" / f"forecasts_{month}.csv")) == LANDED.rows_per_month
+        assert len(read_export(stored, FORECASTS_EXPORT, month)) == LANDED.rows_per_month

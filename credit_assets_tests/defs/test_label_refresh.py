@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from credit_assets.core.months import landing_file_name
+from credit_assets.core.store import FORECASTS_EXPORT
 from credit_assets.definitions import defs
 from credit_assets.defs.landing_sensor import SETTLE_SECONDS, landing_sensor
 from credit_assets.keys import LABELS_TAG
@@ -48,12 +49,11 @@ def test_labels_landing_ingests_the_month_and_refreshes_its_reports(tmp_path: Pa
     write_small_landing(unlabelled, UNLABELLED)
     write_small_landing(labelled, dataclasses.replace(UNLABELLED, label_latest=True))
     storage = storage_with(tmp_path / "root", unlabelled, UNLABELLED.month_keys)
-    forecast_file = storage.store.local_root / "forecasts" / f"forecasts_{MONTH}.csv"
     with dg.instance_for_test() as instance:
         assert materialize_month(storage, HISTORY, INGEST, instance=instance).success
         scored = materialize_month(storage, MONTH, EVERY_ASSET, instance=instance)
         assert scored.success, failure_message(scored)
-        issued = forecast_file.read_bytes()
+        issued = storage.store.read_export(FORECASTS_EXPORT, MONTH)
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert quiet.total_requested == 0  # a month scored in one run leaves nothing to refresh
 
@@ -71,4 +71,4 @@ def test_labels_landing_ingests_the_month_and_refreshes_its_reports(tmp_path: Pa
 
     performance = refreshed.asset_materializations_for_node("forecast_performance")[0].metadata
     assert performance["labelled"].value is True and 0.5 < performance["roc_auc"].value <= 1
-    assert forecast_file.read_bytes() == issued  # the forecasts stand as they were issued
+    assert storage.store.read_export(FORECASTS_EXPORT, MONTH) == issued  # the forecasts stand as they were issued

@@ -33,6 +33,7 @@ from credit_assets.core.scoring import (
     score,
     statement,
 )
+from credit_assets.core.store import FORECASTS_EXPORT, NOTICES_EXPORT
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import truth_file_name
 from credit_assets_tests.support.e2e import (
@@ -42,7 +43,7 @@ from credit_assets_tests.support.e2e import (
     stop_process_group,
     wait_until,
 )
-from credit_assets_tests.support.files import read_json
+from credit_assets_tests.support.files import read_export, read_json
 from credit_assets_tests.support.materialise import (
     INGEST,
     MONTHS,
@@ -122,7 +123,7 @@ def test_forecasts_cover_every_application_with_probabilities_decisions_and_reas
     assert forecasts["default_probability"].between(0, 1).all()
     assert set(forecasts["decision"]) <= {"approve", "review", "decline"}
     assert not forecasts.isna().any().any()
-    exported = pd.read_csv(scored.store.local_root / "forecasts" / f"forecasts_{SECOND}.csv")
+    exported = read_export(scored.store, FORECASTS_EXPORT, SECOND)
     assert list(exported.columns) == [
         schema.ID_COLUMN,
         "default_probability",
@@ -190,7 +191,7 @@ def test_every_reason_of_every_adverse_decision_matches_shap_values_recomputed_f
 
 def test_notices_hold_every_batch_decline_and_nothing_else_personal(scored: StorageResource) -> None:
     forecasts = scored.store.read_table("forecasts", SECOND)
-    notices = pd.read_csv(scored.store.local_root / "notices" / f"notices_{SECOND}.csv", keep_default_na=False)
+    notices = read_export(scored.store, NOTICES_EXPORT, SECOND, keep_default_na=False)
     assert list(notices.columns) == [
         schema.ID_COLUMN, "decision", *reason_columns(), "model_version", "decision_date", "decided_by",
         "application_date",

@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from credit_assets.core.modeling import change_control as cc
+from credit_assets.core.modeling.month_decision import FRONTIER_FILE, LDA_FILE
 from credit_assets.core.modeling.registry import ModelRegistry
 from credit_assets.defs.approval_sensor import approval_sensor
 from credit_assets.defs.assets.model import ASSET_KEY as MODEL
-from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig
 from credit_assets_tests.support.browser import chromium, tab

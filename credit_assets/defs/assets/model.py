@@ -11,32 +11,27 @@ an approval rule with explicit limits does); until then the old champion keeps s
 the content-addressed registry and every decision, trigger and approval in the promotion log.
 """
 
-import functools
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-from credit_assets.core.contract import schema
-from credit_assets.core.databases import studies_url
-from credit_assets.core.modeling import change_control, compliance, lda
-from credit_assets.core.modeling.change_control import ChampionState, Plan
-from credit_assets.core.modeling.charts import model_charts
+from credit_assets.core.modeling import change_control, compliance, lda, month_decision
+from credit_assets.core.modeling.change_control import Plan
 from credit_assets.core.modeling.models import Model
+from credit_assets.core.modeling.month_decision import PROTECTED_COLUMNS, DevelopmentInputs, MonthDecision, RunInfo
 from credit_assets.core.modeling.month_model import (
     DECLARED_DIRECTIONS,
     GATE,
     NO_PROTECTED_INPUTS,
     Candidate,
     Development,
-    MonthModels,
-    develop,
 )
+from credit_assets.core.modeling.registry import RegistryError
 from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import FIRST_MONTH, history_note
+from credit_assets.core.store import MissingArtifact
 from credit_assets.core.verdict import Severity, Verdict
 from credit_assets.defs.assets.features import features, training_window
 from credit_assets.defs.assets.validated_applications import validated_applications
@@ -44,8 +39,9 @@ from credit_assets.defs.config import config_class, deployment_defaults, to_sett
 from credit_assets.defs.metadata import check_result, figures, image, table
 from credit_assets.defs.partitions import PREVIOUS_MONTH, Refusal, monthly_asset, monthly_check_spec
 from credit_assets.defs.storage import StorageResource
+from credit_assets.keys import USER_TAG
 
-ASSET_KEY = dg.AssetKey("model")
+ASSET_KEY = dg.AssetKey(month_decision.MODEL_ASSET)
 CHAMPION_APPROVED = "champion_approved"
 MODEL_CHECKS = {
     GATE: "The model that scores the month reached the AUC floor and was not clearly below the champion before it.",
@@ -55,8 +51,6 @@ MODEL_CHECKS = {
 APPROVAL_CHECK = (
     "The champion that scores the month was approved by a model_risk user, or automatically within explicit limits."
 )
-LDA_FILE, FRONTIER_FILE = "lda.json", "lda_frontier.png"
-PROTECTED_COLUMNS = [schema.ID_COLUMN, "CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS"]
 # The deployment's model settings where a run's config names none (the sensor's and the schedules' runs), as a JSON
 # object of ModelSettings fields: approval is model_risk unless the deployment says otherwise (a development or test
 # deployment may say {"approval": "none"}; every champion that takes effect so is logged as unapproved and the
@@ -65,111 +59,21 @@ MODEL_DEFAULTS_SETTING = "CREDIT_ASSETS_MODEL_DEFAULTS"
 ModelConfig = config_class(ModelSettings, defaults=deployment_defaults(ModelSettings, MODEL_DEFAULTS_SETTING))
 
 
-def trigger(context: dg.AssetExecutionContext) -> dict[str, Any]:
-    """What started the run: its ID and Dagster's own tags (backfill, schedule, sensor, user)."""
+def run_info(context: dg.AssetExecutionContext) -> RunInfo:
+    """What started the run: its ID, Dagster's own tags (backfill, schedule, sensor, user) and the requesting user."""
     tags = {key: value for key, value in context.run.tags.items() if key.startswith("dagster/")}
-    return {"run_id": context.run_id, "tags": tags}
+    return RunInfo(context.run_id, tags, [tags[USER_TAG]] if USER_TAG in tags else [])
 
 
-def registered(storage: StorageResource, trained: MonthModels) -> tuple[MonthModels, set[str]]:
-    """Every candidate stored in the registry (a model already there is left as it is); the new versions."""
-    candidates, new = {}, set()
-    for name, candidate in trained.candidates.items():
-        model, added = storage.register(candidate.model)
-        candidates[name] = replace(candidate, model=model)
-        new |= {model.version} if added else set()
-    return replace(trained, candidates=candidates), new
-
-
-def validation_protected(
-    context: dg.AssetExecutionContext, storage: StorageResource, months: list[str]
-) -> pd.DataFrame:
-    """The protected attributes of the validation months' applicants: joined to decisions in the LDA search only."""
+def development_inputs(
+    context: dg.AssetExecutionContext, storage: StorageResource, settings: ModelSettings
+) -> DevelopmentInputs:
+    """The training window, and the protected attributes of the validation months' applicants (joined to decisions
+    in the LDA search only)."""
+    data = training_window(context, storage, context.partition_key, settings)
     load = storage.table_loader(context, validated_applications)
-    return pd.concat([load(month, PROTECTED_COLUMNS) for month in months], ignore_index=True)
-
-
-def developed(
-    context: dg.AssetExecutionContext, storage: StorageResource, settings: ModelSettings, champion: Model | None
-) -> tuple[Development, set[str]]:
-    """Train the month's candidates and alternatives, register them and store the LDA search and its frontier."""
-    month = context.partition_key
-    data = training_window(context, storage, month, settings)
-    protected = validation_protected(context, storage, data.validation_months)
-    found = develop(month, data, protected, settings, studies_url(storage.store), champion)
-    models, new = registered(storage, found.models)
-    storage.write_report(context, LDA_FILE, found.search.to_dict())
-    storage.write_report_files(context, {FRONTIER_FILE: found.frontier_png})
-    proposed = models.candidates[found.search.picked] if found.search.picked else None
-    return replace(found, models=models, proposed=proposed), new
-
-
-def approval_of(settings: ModelSettings, found: Development, champion: Model | None) -> dict[str, Any] | None:
-    """The proposed candidate's approval status under the configured rule (None when nothing was proposed)."""
-    if found.proposed is None:
-        return None
-    limits = None
-    if champion is not None:
-        gate = found.proposed.verdicts[GATE].figures
-        limits = change_control.within_limits(
-            found.proposed.model.card.features,
-            champion.card.features,
-            gate.get("auc_on_compared_rows"),
-            gate.get("previous_model_auc"),
-            lda.picked_air(found.search),
-            found.champion_air or {},
-        )
-    return change_control.approval_status(settings, limits)
-
-
-def month_entry(
-    context: dg.AssetExecutionContext,
-    settings: ModelSettings,
-    state: ChampionState,
-    plan: Plan,
-    found: Development | None,
-    new: set[str],
-    champion: Model | None,
-) -> dict[str, Any]:
-    """The promotion log's record of the month: triggers, development, proposal, approval and the champion."""
-    approval = approval_of(settings, found, champion) if found else None
-    proposed = found.proposed.model.version if found and found.proposed else None
-    takes_effect = approval is not None and approval["status"] != change_control.AWAITING
-    developed_now = [
-        {**c.summary(), "name": name, "new_version": c.model.version in new}
-        for name, c in (found.models.candidates.items() if found else [])
-    ]
-    # the champion in force is always on the list: the shadow comparison and the packs put it beside the candidates
-    shown = {c["version"] for c in developed_now}
-    candidates = developed_now + [c for c in kept_candidates(state) if c["version"] not in shown]
-    return {
-        "kind": change_control.MONTH,
-        "month": context.partition_key,
-        "champion": proposed if takes_effect else state.champion,
-        "rule": settings.promotion_rule,
-        "approval_rule": settings.approval,
-        "candidates": candidates,
-        "previous_champion": state.champion,
-        "review": plan.review(),
-        "proposed": proposed,
-        "approval": approval,
-        "lda": lda.log_summary(found.search) if found else None,
-        "requested_by": [context.run.tags["dagster/user"]] if "dagster/user" in context.run.tags else [],
-        "trigger": trigger(context),
-        "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def kept_candidates(state: ChampionState) -> list[dict[str, Any]]:
-    """A month without development records the champion's and the awaiting candidate's summaries as they were."""
-    wanted = {state.champion: state.developed, (state.pending or {}).get("proposed"): state.pending}
-    return [
-        {**candidate, "new_version": False}
-        for version, entry in wanted.items()
-        if version and entry
-        for candidate in entry["candidates"]
-        if candidate["version"] == version
-    ]
+    protected = pd.concat([load(month, PROTECTED_COLUMNS) for month in data.validation_months], ignore_index=True)
+    return DevelopmentInputs(data, protected)
 
 
 def kept_verdicts(entry: dict[str, Any], champion: Model) -> dict[str, Verdict]:
@@ -223,49 +127,34 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
     if month == FIRST_MONTH:
         raise Refusal(history_note(month))
     settings = to_settings(config, ModelSettings)
-    entries = storage.promotions(context, ASSET_KEY)
-    # each version is read (and its hashes checked) once, though both the month's state and the scoring need it
-    load = functools.cache(lambda version: storage.load_version(context, ASSET_KEY, version))
-    state = change_control.in_force_for(
-        month, entries, change_control.fold(entries), lambda version: trained_until(load(version))
-    )
-    plan = change_control.plan_month(month, state, settings)
-    champion = load(state.champion) if state.champion else None
-    found, new = developed(context, storage, settings, champion) if plan.develop else (None, set())
-    entry = month_entry(context, settings, state, plan, found, new, champion)
-    decision = storage.append_decision({**entry, "champion_approval": approval_in_force(entry, state)})
-    scoring = storage.load_version(context, ASSET_KEY, decision["champion"]) if decision["champion"] else None
-    verdicts = scoring_verdicts(decision, found, state, scoring)
-    results = [check_result(verdict, name) for name, verdict in verdicts.items()]
-    results.append(check_result(approved_verdict(decision), CHAMPION_APPROVED))
-    if scoring is None:
+    try:
+        decided = month_decision.decide_month(
+            storage.store_reading(context, ASSET_KEY),
+            month,
+            settings,
+            run_info(context),
+            lambda: development_inputs(context, storage, settings),
+        )
+    except (RegistryError, MissingArtifact) as error:
+        raise Refusal(str(error)) from error
+    results = [check_result(verdict, name) for name, verdict in scoring_verdicts(decided).items()]
+    results.append(check_result(approved_verdict(decided.decision), CHAMPION_APPROVED))
+    if decided.scoring is None:
         yield from results
         raise Refusal(
-            description=no_champion_text(decision, found, state),
-            metadata={"promotion_log_sequence": decision["sequence"]},
+            description=no_champion_text(decided),
+            metadata={"promotion_log_sequence": decided.decision["sequence"]},
         )
-    metadata = month_metadata(decision, plan)
-    if found is not None:
-        metadata |= development_metadata(context, storage, found)
-    yield dg.MaterializeResult(check_results=results, metadata=figures({**metadata, **card_metadata(storage, scoring)}))
+    metadata = month_metadata(decided.decision, decided.plan)
+    if decided.found is not None:
+        metadata |= development_metadata(decided.found, decided.charts)
+    metadata |= card_metadata(storage, decided.scoring)
+    yield dg.MaterializeResult(check_results=results, metadata=figures(metadata))
 
 
-def trained_until(version: Model) -> str:
-    """The newest month whose labels the version's deployed model learned from."""
-    return max(version.card.window.deployed_months)
-
-
-def approval_in_force(entry: dict[str, Any], state: ChampionState) -> dict[str, Any] | None:
-    """How the champion that scores the month became champion."""
-    if entry["champion"] is not None and entry["champion"] == entry["proposed"]:
-        return entry["approval"]
-    return state.approval
-
-
-def scoring_verdicts(
-    decision: dict[str, Any], found: Development | None, state: ChampionState, scoring: Model | None
-) -> dict[str, Verdict]:
+def scoring_verdicts(decided: MonthDecision) -> dict[str, Verdict]:
     """The blocking verdicts of the model that scores the month (else of the candidate the policy preferred)."""
+    decision, found, scoring = decided.decision, decided.found, decided.scoring
     if found is not None and (scoring is None or scoring.version == decision["proposed"]):
         judged = found.proposed or found.models.candidates[found.search.base]
         return judged.verdicts
@@ -273,7 +162,7 @@ def scoring_verdicts(
         return not_proposed(found.models.candidates[found.search.base], scoring)
     if scoring is None:
         return {name: Verdict(False, "no champion in force") for name in MODEL_CHECKS}
-    kept = kept_verdicts(state.developed, scoring)
+    kept = kept_verdicts(decided.state.developed, scoring)
     kept[GATE] = Verdict(True, f"champion {scoring.version} kept: {decision['review']['why']}")
     return {name: kept[name] for name in MODEL_CHECKS}
 
@@ -294,15 +183,15 @@ def not_proposed(base: Candidate, scoring: Model) -> dict[str, Verdict]:
     }
 
 
-def no_champion_text(decision: dict[str, Any], found: Development | None, state: ChampionState) -> str:
+def no_champion_text(decided: MonthDecision) -> str:
     """Why no model scores the month: nothing passed, or the first candidate still awaits its approval."""
-    month = decision["month"]
+    decision, found, month = decided.decision, decided.found, decided.decision["month"]
     if found is not None and found.proposed is None:
         base = found.models.candidates[found.search.base]
         return (
             f"No model for {month}: no candidate passed its blocking checks ({base.refusal()}) and none was in force."
         )
-    waiting = decision["proposed"] or (state.pending or {}).get("proposed")
+    waiting = decision["proposed"] or (decided.state.pending or {}).get("proposed")
     return (
         f"No champion in force for {month}: candidate {waiting} awaits approval by a {change_control.MODEL_RISK_ROLE} "
         "user (portal, Models page); once approved, the approval sensor runs the month again and it scores with it."
@@ -338,14 +227,8 @@ def month_status(decision: dict[str, Any]) -> str:
     return f"champion kept: {decision['champion']}"
 
 
-def development_metadata(
-    context: dg.AssetExecutionContext, storage: StorageResource, found: Development
-) -> dict[str, Any]:
+def development_metadata(found: Development, charts: dict[str, bytes]) -> dict[str, Any]:
     """The developed candidates, the LDA search and its frontier, and the charts of the proposed candidate."""
-    shown = found.proposed or found.models.candidates[found.search.base]
-    card = shown.model.card
-    charts = model_charts(card, found.models.validation_labels, shown.validation_raw, shown.validation_calibrated)
-    storage.write_report_files(context, charts)
     return {
         "lda_policy": found.search.policy,
         "lda_pick": f"{found.search.picked}: {found.search.reason}",

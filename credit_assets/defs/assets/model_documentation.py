@@ -6,10 +6,11 @@ from credit_assets.core.databases import studies_url
 from credit_assets.core.modeling import change_control, comparison, documentation
 from credit_assets.core.modeling.documentation import PackInputs
 from credit_assets.core.modeling.lda import LdaSearch
+from credit_assets.core.modeling.month_decision import FRONTIER_FILE, LDA_FILE
 from credit_assets.core.modeling.tuning import STUDY_PREFIX, study_trials
 from credit_assets.core.months import previous_month
 from credit_assets.defs.assets import decision_economics, drift, fairness, forecast_performance, model_comparison
-from credit_assets.defs.assets.model import FRONTIER_FILE, LDA_FILE, model
+from credit_assets.defs.assets.model import model
 from credit_assets.defs.partitions import REFRESH_WHEN_UPSTREAM_CHANGES, monthly_asset
 from credit_assets.defs.storage import StorageResource
 
