@@ -394,19 +394,19 @@ def _explain_month(store: ArtifactStore, registry: ModelRegistry, month: str) ->
         raise ValueError(f"no promotion decision for {month}: materialise model for {month} first")
     stored = store.has_table("forecasts", month)
     scored = sorted(store.read_table("forecasts", month, ["model_version"])["model_version"].unique()) if stored else []
-    review = decision.get("review") or {}
+    review = decision.review or {}
     lines = [
         f"{month} was scored by {', '.join(scored)}" if scored else f"{month} has no forecasts yet",
-        f"decision #{decision['sequence']} at {decision['decided_at']}: {decision['champion'] or 'no champion'} "
-        f"scores the month; {review.get('why', 'rule ' + repr(decision['rule']) + ' promoted it at once')}",
+        f"decision #{decision.sequence} at {decision.decided_at}: {decision.champion or 'no champion'} "
+        f"scores the month; {decision.why}",
         *(f"  trigger {t['kind']} ({t['month']}): {t['description']}" for t in review.get("triggers", [])),
-        f"triggered by run {decision['trigger']['run_id']} {decision['trigger']['tags']}",
-        *(_candidate_line(candidate, decision["champion"]) for candidate in decision["candidates"]),
+        f"triggered by run {decision.trigger['run_id']} {decision.trigger['tags']}",
+        *(_candidate_line(candidate, decision.champion) for candidate in decision.candidates),
     ]
-    if decision.get("proposed"):
-        approval = decision.get("approval") or {}
-        lines.append(f"proposed {decision['proposed']}: {approval.get('status')} ({approval.get('reason')})")
-    if decision["champion"] and scored and scored != [decision["champion"]]:
+    if decision.proposed:
+        approval = decision.approval or {}
+        lines.append(f"proposed {decision.proposed}: {approval.get('status')} ({approval.get('reason')})")
+    if decision.champion and scored and scored != [decision.champion]:
         lines.append("WARNING: the forecasts predate the newest decision: materialise forecasts for the month again")
     return lines
 

@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from credit_assets.core.modeling.change_control import MonthRecord
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.registry import ModelRegistry, RegistryError
 from credit_assets.core.modeling.training import FeatureLoader
@@ -140,7 +141,7 @@ class StorageResource(dg.ConfigurableResource):
         except RegistryError as error:
             raise Refusal(str(error)) from error
 
-    def read_decision(self, context: Context, asset: AssetRef, month: str) -> dict[str, Any]:
+    def read_decision(self, context: Context, asset: AssetRef, month: str) -> MonthRecord:
         """The newest promotion decision for the month: champion, challengers, rule and trigger."""
         self._readable(context, asset, month)
         decision = self.registry.decision(month)

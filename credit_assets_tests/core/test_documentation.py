@@ -9,6 +9,7 @@ import pytest
 from credit_assets.core.features import feature_names
 from credit_assets.core.modeling.calibration import CalibrationReport
 from credit_assets.core.modeling.card import ModelCard, TrainingWindow
+from credit_assets.core.modeling.change_control import MonthRecord
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.modeling.documentation import PackInputs, p_text, render
 from credit_assets_tests.support.browser import chromium
@@ -121,7 +122,7 @@ def pack(**changes: Any) -> PackInputs:
         "candidates": [{"version": VERSION, "verdicts": {"champion_gate": {"passed": True, "description": "ok"}}}],
     }
     inputs = {
-        "decision": decision,
+        "decision": MonthRecord.of(decision),
         "champion": card(WINDOW),
         "challengers": [],
         "previous": card({**WINDOW, "train_months": ["2020-08"], "validation_months": ["2020-08", "2020-09"]}, "old"),

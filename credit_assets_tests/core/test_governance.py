@@ -169,7 +169,7 @@ def test_the_promotion_log_is_append_only_and_chained(tmp_path: Path) -> None:
     entry = registry.append({"month": "2020-10", "champion": None, "rule": "lightgbm"})
     assert registry.log.lines.path.read_bytes().startswith(first_line)
     assert entry["sequence"] == 2 and entry["previous_sha256"] == registry.promotions()[0]["sha256"]
-    assert registry.decision("2020-10")["rule"] == "lightgbm" and registry.decision("2020-11") is None
+    assert registry.decision("2020-10").rule == "lightgbm" and registry.decision("2020-11") is None
     lines = registry.log.lines.path.read_text().splitlines()
     registry.log.lines.path.write_text("\n".join([lines[1]]) + "\n")  # the first decision removed
     with pytest.raises(RegistryError, match="line 1 breaks the chain"):

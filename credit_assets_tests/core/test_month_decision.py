@@ -16,7 +16,7 @@ RUN_FIELDS = {"trigger", "decided_at", "requested_by", "sequence", "sha256", "pr
 def _record(store: ArtifactStore, month: str) -> dict:
     decision = ModelRegistry(store.blobs).decision(month)
     assert decision is not None
-    return {key: value for key, value in decision.items() if key not in RUN_FIELDS}
+    return {key: value for key, value in decision.entry.items() if key not in RUN_FIELDS}
 
 
 def test_the_plain_baseline_makes_the_month_the_assets_make(

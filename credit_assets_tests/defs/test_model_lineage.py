@@ -113,7 +113,7 @@ def test_reloaded_model_predicts_exactly_the_forecasts(scored: StorageResource) 
     forecasts = scored.store.read_table("forecasts", SECOND)
     features = scored.store.read_table("features", SECOND)
     np.testing.assert_array_equal(champion.predict(features), forecasts["default_probability"].to_numpy())
-    assert set(forecasts["model_version"]) == {champion.version} == {registry(scored).decision(SECOND)["champion"]}
+    assert set(forecasts["model_version"]) == {champion.version} == {registry(scored).decision(SECOND).champion}
 
 
 def test_forecasts_cover_every_application_with_probabilities_decisions_and_reasons(scored: StorageResource) -> None:
@@ -249,9 +249,7 @@ def test_a_changed_window_adds_versions_and_the_old_champion_still_predicts_iden
     new = registry(scored).champion(SECOND)
     assert new.version != old.version and new.card.window != old.card.window
     versions = {path.name for path in (scored.store.local_root / "registry" / "models").iterdir()}
-    assert {old.version, new.version} <= versions and len(versions) > len(
-        registry(scored).decision(FIRST)["candidates"]
-    )
+    assert {old.version, new.version} <= versions and len(versions) > len(registry(scored).decision(FIRST).candidates)
     reloaded = registry(scored).load(old.version)
     features = scored.store.read_table("features", SECOND)
     np.testing.assert_array_equal(reloaded.predict(features), forecasts["default_probability"].to_numpy())
@@ -268,8 +266,8 @@ def test_champion_gate_blocks_a_model_trained_on_shuffled_labels(scored: Storage
     assert result.success, failure_message(result)  # the approved champion keeps scoring
     assert "below" in failed_checks(result)["champion_gate"] and kept in failed_checks(result)["champion_gate"]
     decision = registry(scored).decision(THIRD)
-    assert decision["proposed"] is None and decision["champion"] == kept  # refused, logged, every candidate kept
-    assert all(registry(scored).load(c["version"]) for c in decision["candidates"])
+    assert decision.proposed is None and decision.champion == kept  # refused, logged, every candidate kept
+    assert all(registry(scored).load(c["version"]) for c in decision.candidates)
     assert set(scored.store.read_table("forecasts", THIRD)["model_version"]) == {kept}
 
 
@@ -289,8 +287,8 @@ def test_a_model_wired_to_a_protected_feature_is_refused_in_the_run(
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_protected_inputs"]
     assert not check.passed and check.description.endswith("the model uses protected: AGE_YEARS")
     decision = registry(scored).decision(THIRD)
-    assert decision["proposed"] is None and decision["champion"] == kept
-    developed = [c for c in decision["candidates"] if c["version"] != kept]
+    assert decision.proposed is None and decision.champion == kept
+    developed = [c for c in decision.candidates if c["version"] != kept]
     assert all("AGE_YEARS" in registry(scored).load(c["version"]).card.features for c in developed)
     assert set(scored.store.read_table("forecasts", THIRD)["model_version"]) == {kept}
     first = copy_storage(scored.store.local_root, tmp_path / "first")  # no champion in force: the check blocks
@@ -315,7 +313,7 @@ def test_a_hole_in_the_training_window_is_refused(scored: StorageResource) -> No
 
 
 def test_a_registry_file_that_no_longer_matches_its_hash_is_refused_and_kept(scored: StorageResource) -> None:
-    version = registry(scored).decision(SECOND)["champion"]
+    version = registry(scored).decision(SECOND).champion
     tampered = Path(registry(scored).location(version)) / "model.txt"
     tampered.write_text(tampered.read_text().replace("tree_sizes", "tree_sizes ", 1))
     changed = tampered.read_bytes()
@@ -348,23 +346,23 @@ def test_the_scorecard_rule_bases_the_lda_search_on_the_scorecard_whose_reasons_
     result = materialize_month(scored, SECOND, ["model", "forecasts"], model_config={"promotion_rule": "scorecard"})
     assert result.success, failure_message(result)
     decision = registry(scored).decision(SECOND)
-    assert decision["lda"]["base"] == "scorecard"  # the champion is the search's pick around it
-    [points] = [c for c in decision["candidates"] if c.get("name") == "scorecard"]
+    assert decision.lda["base"] == "scorecard"  # the champion is the search's pick around it
+    [points] = [c for c in decision.candidates if c.get("name") == "scorecard"]
     model = registry(scored).load(points["version"])
     for champion in (model, registry(scored).champion(SECOND)):
         forecasts = score(scored.store.read_table("features", SECOND), champion, Cutoffs())
         adverse = forecasts[forecasts["decision"] != "approve"]
         assert len(adverse) and (adverse["reason_1"] != NO_REASON).all()
         assert set(adverse[reason_columns()].stack()) - {NO_REASON} <= allowed_statements()
-    assert set(scored.store.read_table("forecasts", SECOND)["model_version"]) == {decision["champion"]}
+    assert set(scored.store.read_table("forecasts", SECOND)["model_version"]) == {decision.champion}
 
 
 def test_champion_and_challenger_are_compared_in_shadow_on_the_same_month(scored: StorageResource) -> None:
     rows = read_json(scored.store.local_root.joinpath("artifacts", "model_comparison", SECOND) / "comparison.json")
     decision = registry(scored).decision(SECOND)
     assert [row["role"] for row in rows] == ["champion", *["challenger"] * (len(rows) - 1)] and len(rows) >= 4
-    assert {row["version"] for row in rows} == {c["version"] for c in decision["candidates"]}
-    assert rows[0]["version"] == decision["champion"]
+    assert {row["version"] for row in rows} == {c["version"] for c in decision.candidates}
+    assert rows[0]["version"] == decision.champion
     assert all(0.6 < row["forecast_auc"] < 1 and 0 < row["approval_rate"] < 1 for row in rows)
 
 
@@ -431,14 +429,14 @@ def test_the_models_command_says_which_model_scored_a_month_and_why(
     decision = registry(scored).decision(SECOND)
     assert main(["models", "--root", scored.root, "--month", SECOND]) == 0
     explained = capsys.readouterr().out
-    assert f"{SECOND} was scored by {decision['champion']}" in explained
-    assert f"{decision['champion']} scores the month; developed: scheduled_review" in explained
-    assert all(candidate["version"] in explained for candidate in decision["candidates"])
+    assert f"{SECOND} was scored by {decision.champion}" in explained
+    assert f"{decision.champion} scores the month; developed: scheduled_review" in explained
+    assert all(candidate["version"] in explained for candidate in decision.candidates)
     assert main(["models", "--root", scored.root]) == 0
     output = capsys.readouterr().out
     listed = output.splitlines()
-    assert f"{decision['champion']}: developed for {SECOND}" in output and "no approval (rule 'none'" in output
-    assert any(line.startswith(decision["champion"]) and SECOND in line for line in listed)
+    assert f"{decision.champion}: developed for {SECOND}" in output and "no approval (rule 'none'" in output
+    assert any(line.startswith(decision.champion) and SECOND in line for line in listed)
 
 
 def test_the_tuning_dashboard_serves_the_stored_studies_on_loopback(scored: StorageResource, tmp_path: Path) -> None:

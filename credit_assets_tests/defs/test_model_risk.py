@@ -87,24 +87,24 @@ def test_the_loop_from_trigger_to_approval_rejection_and_the_log(pending: Storag
     again = run(ingested, OCT)
     assert again.success, failure_message(again)
     assert scored_by(ingested, OCT) == [candidate]
-    assert registry.decision(OCT)["review"]["developed"] is False
+    assert registry.decision(OCT).review["developed"] is False
 
     # 3. No trigger: the champion scores the next month and nothing is trained
     versions = {card.version for card in registry.cards()}
     kept = run(ingested, NOV)
     assert kept.success, failure_message(kept)
     assert scored_by(ingested, NOV) == [candidate] and {card.version for card in registry.cards()} == versions
-    assert registry.decision(NOV)["review"] == {**registry.decision(NOV)["review"], "developed": False, "triggers": []}
+    assert registry.decision(NOV).review == {**registry.decision(NOV).review, "developed": False, "triggers": []}
 
     # 4. A scheduled review (every month here) develops a new candidate; the old champion keeps scoring meanwhile
     reviewed = run(ingested, DEC, review_every_months=1)
     assert reviewed.success, failure_message(reviewed)
     decision = registry.decision(DEC)
-    assert [t["kind"] for t in decision["review"]["triggers"]] == ["scheduled_review"]
-    assert decision["approval"]["status"] == cc.AWAITING and scored_by(ingested, DEC) == [candidate]
+    assert [t["kind"] for t in decision.review["triggers"]] == ["scheduled_review"]
+    assert decision.approval["status"] == cc.AWAITING and scored_by(ingested, DEC) == [candidate]
     metadata = reviewed.asset_materializations_for_node("model")[0].metadata
     assert metadata["status"].value.startswith("candidate awaiting approval")
-    successor = decision["proposed"]
+    successor = decision.proposed
     packs = materialize_month(ingested, DEC, ["model_documentation"])
     assert packs.success, failure_message(packs)
     pack = (
@@ -150,4 +150,4 @@ def test_a_model_risk_user_approves_in_the_portal_and_the_next_month_scores_with
     scored = run(pending, NOV)
     assert scored.success, failure_message(scored)
     assert scored_by(pending, NOV) == [candidate]
-    assert ModelRegistry(pending.store.blobs).decision(NOV)["champion_approval"]["by"] == MODEL_RISK_USER
+    assert ModelRegistry(pending.store.blobs).decision(NOV).champion_approval["by"] == MODEL_RISK_USER

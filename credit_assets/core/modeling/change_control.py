@@ -140,10 +140,47 @@ def fold(entries: Sequence[dict[str, Any]]) -> ChampionState:
     return state
 
 
-def month_decision(entries: Sequence[dict[str, Any]], month: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class MonthRecord:
+    """A month decision as the promotion log holds it, read back typed: the champion that scores the month, the
+    candidates beside it, the review and proposal, and who or what started the run. Records written before change
+    control lack the review, the proposal and the approvals (None)."""
+
+    month: str
+    champion: str | None
+    rule: str
+    candidates: list[dict[str, Any]]
+    sequence: int
+    decided_at: str
+    trigger: dict[str, Any]
+    review: dict[str, Any] | None = None
+    proposed: str | None = None
+    approval: dict[str, Any] | None = None  # the proposal's approval status
+    champion_approval: dict[str, Any] | None = None  # how the champion that scores the month became champion
+    approval_rule: str | None = None
+    lda: dict[str, Any] | None = None
+    entry: dict[str, Any] = field(default_factory=dict, repr=False)  # the log's entry as written, seals included
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> "MonthRecord":
+        typed = {name: entry.get(name) for name in cls.__dataclass_fields__ if name != "entry"}
+        return cls(**typed, entry=entry)
+
+    @property
+    def why(self) -> str:
+        """Why the month has the champion it has."""
+        return (self.review or {}).get("why") or f"rule {self.rule!r} promoted it at once"
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether the month's proposal awaits a model_risk decision."""
+        return (self.approval or {}).get("status") == AWAITING
+
+
+def month_decision(entries: Sequence[dict[str, Any]], month: str) -> MonthRecord | None:
     """The newest month decision for `month`, or None."""
     found = [entry for entry in entries if kind(entry) == MONTH and entry["month"] == month]
-    return found[-1] if found else None
+    return MonthRecord.of(found[-1]) if found else None
 
 
 def proposal_of(entries: Sequence[dict[str, Any]], version: str) -> dict[str, Any] | None:

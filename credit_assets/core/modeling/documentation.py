@@ -46,7 +46,7 @@ LIMITATIONS = [
 class PackInputs:
     """Everything the pack shows, read from storage by the caller; None where an artifact does not exist yet."""
 
-    decision: dict[str, Any]
+    decision: change_control.MonthRecord
     champion: ModelCard
     challengers: list[ModelCard]
     previous: ModelCard | None
@@ -446,10 +446,10 @@ def render(pack: PackInputs) -> str:
                     "version": card.version,
                     "family": card.family,
                     "month scored": card.month,
-                    "promotion rule": decision["rule"],
-                    "promotion log entry": decision["sequence"],
-                    "decided at": decision["decided_at"],
-                    "triggered by": decision["trigger"],
+                    "promotion rule": decision.rule,
+                    "promotion log entry": decision.sequence,
+                    "decided at": decision.decided_at,
+                    "triggered by": decision.trigger,
                 }
             ),
         ),
@@ -488,7 +488,7 @@ def render(pack: PackInputs) -> str:
             + table(
                 [
                     {"check": n, **v}
-                    for c in decision["candidates"]
+                    for c in decision.candidates
                     if c["version"] == card.version
                     for n, v in c["verdicts"].items()
                 ]

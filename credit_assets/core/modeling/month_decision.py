@@ -13,7 +13,7 @@ import pandas as pd
 from credit_assets.core.contract import schema
 from credit_assets.core.databases import studies_url
 from credit_assets.core.modeling import change_control, lda
-from credit_assets.core.modeling.change_control import ChampionState, Plan
+from credit_assets.core.modeling.change_control import ChampionState, MonthRecord, Plan
 from credit_assets.core.modeling.charts import model_charts
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.month_model import GATE, Development, MonthModels, develop
@@ -49,7 +49,7 @@ class DevelopmentInputs:
 @dataclass(frozen=True)
 class MonthDecision:
     """The month as decided: the state it saw, its plan, the development if any (its new versions and the charts of
-    the candidate it shows), the promotion log's sealed entry and the model that scores the month (None when no
+    the candidate it shows), the promotion log's record and the model that scores the month (None when no
     champion is in force)."""
 
     state: ChampionState
@@ -57,7 +57,7 @@ class MonthDecision:
     found: Development | None
     new: set[str]
     charts: dict[str, bytes]
-    decision: dict[str, Any]
+    decision: MonthRecord
     scoring: Model | None
 
 
@@ -199,6 +199,6 @@ def decide_month(
     found, new, charts = (
         developed(store, month, read_inputs(), settings, champion) if plan.develop else (None, set(), {})
     )
-    decision = registry.append(month_entry(month, run, settings, state, plan, found, new, champion))
-    scoring = load(decision["champion"]) if decision["champion"] else None
+    decision = MonthRecord.of(registry.append(month_entry(month, run, settings, state, plan, found, new, champion)))
+    scoring = load(decision.champion) if decision.champion else None
     return MonthDecision(state, plan, found, new, charts, decision, scoring)

@@ -119,14 +119,14 @@ class ModelRegistry:
         except ChainBroken as error:
             raise RegistryError(str(error)) from error
 
-    def decision(self, month: str) -> dict[str, Any] | None:
+    def decision(self, month: str) -> change_control.MonthRecord | None:
         """The newest decision for a month, or None when none was made."""
         return change_control.month_decision(self.promotions(), month)
 
     def champion(self, month: str) -> Model | None:
         """The model that scores a month by its newest decision, or None when none does."""
-        entry = self.decision(month)
-        return self.load(entry["champion"]) if entry and entry.get("champion") else None
+        record = self.decision(month)
+        return self.load(record.champion) if record and record.champion else None
 
     def state(self) -> change_control.ChampionState:
         """The champion in force, how it was approved, a candidate awaiting approval and the open triggers."""

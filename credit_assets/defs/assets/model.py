@@ -18,7 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from credit_assets.core.modeling import change_control, compliance, lda, month_decision
-from credit_assets.core.modeling.change_control import Plan
+from credit_assets.core.modeling.change_control import MonthRecord, Plan
 from credit_assets.core.modeling.models import Model
 from credit_assets.core.modeling.month_decision import PROTECTED_COLUMNS, DevelopmentInputs, MonthDecision, RunInfo
 from credit_assets.core.modeling.month_model import (
@@ -87,18 +87,18 @@ def kept_verdicts(entry: dict[str, Any], champion: Model) -> dict[str, Verdict]:
     return {**recorded, NO_PROTECTED_INPUTS: compliance.protected_inputs(champion.card.features)}
 
 
-def approved_verdict(entry: dict[str, Any]) -> Verdict:
+def approved_verdict(decision: MonthRecord) -> Verdict:
     """Whether the month's champion was approved by a person or within explicit limits."""
-    if entry["champion"] is None:
+    if decision.champion is None:
         return Verdict(False, "no champion in force", Severity.WARN)
-    state_approval = entry.get("champion_approval") or {}
+    state_approval = decision.champion_approval or {}
     by = state_approval.get("by")
     if state_approval.get("status") == change_control.NOT_REQUIRED or not by:
         rule = state_approval.get("rule", "unknown")
         return Verdict(
-            False, f"champion {entry['champion']} took effect without an approval (rule {rule})", Severity.WARN
+            False, f"champion {decision.champion} took effect without an approval (rule {rule})", Severity.WARN
         )
-    return Verdict(True, f"champion {entry['champion']} approved by {by}", figures={"approval": state_approval})
+    return Verdict(True, f"champion {decision.champion} approved by {by}", figures={"approval": state_approval})
 
 
 @monthly_asset(
@@ -143,7 +143,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
         yield from results
         raise Refusal(
             description=no_champion_text(decided),
-            metadata={"promotion_log_sequence": decided.decision["sequence"]},
+            metadata={"promotion_log_sequence": decided.decision.sequence},
         )
     metadata = month_metadata(decided.decision, decided.plan)
     if decided.found is not None:
@@ -155,7 +155,7 @@ def model(context: dg.AssetExecutionContext, config: ModelConfig, storage: Stora
 def scoring_verdicts(decided: MonthDecision) -> dict[str, Verdict]:
     """The blocking verdicts of the model that scores the month (else of the candidate the policy preferred)."""
     decision, found, scoring = decided.decision, decided.found, decided.scoring
-    if found is not None and (scoring is None or scoring.version == decision["proposed"]):
+    if found is not None and (scoring is None or scoring.version == decision.proposed):
         judged = found.proposed or found.models.candidates[found.search.base]
         return judged.verdicts
     if found is not None and found.proposed is None:
@@ -163,7 +163,7 @@ def scoring_verdicts(decided: MonthDecision) -> dict[str, Verdict]:
     if scoring is None:
         return {name: Verdict(False, "no champion in force") for name in MODEL_CHECKS}
     kept = kept_verdicts(decided.state.developed, scoring)
-    kept[GATE] = Verdict(True, f"champion {scoring.version} kept: {decision['review']['why']}")
+    kept[GATE] = Verdict(True, f"champion {scoring.version} kept: {decision.why}")
     return {name: kept[name] for name in MODEL_CHECKS}
 
 
@@ -185,46 +185,46 @@ def not_proposed(base: Candidate, scoring: Model) -> dict[str, Verdict]:
 
 def no_champion_text(decided: MonthDecision) -> str:
     """Why no model scores the month: nothing passed, or the first candidate still awaits its approval."""
-    decision, found, month = decided.decision, decided.found, decided.decision["month"]
+    decision, found, month = decided.decision, decided.found, decided.decision.month
     if found is not None and found.proposed is None:
         base = found.models.candidates[found.search.base]
         return (
             f"No model for {month}: no candidate passed its blocking checks ({base.refusal()}) and none was in force."
         )
-    waiting = decision["proposed"] or (decided.state.pending or {}).get("proposed")
+    waiting = decision.proposed or (decided.state.pending or {}).get("proposed")
     return (
         f"No champion in force for {month}: candidate {waiting} awaits approval by a {change_control.MODEL_RISK_ROLE} "
         "user (portal, Models page); once approved, the approval sensor runs the month again and it scores with it."
     )
 
 
-def month_metadata(decision: dict[str, Any], plan: Plan) -> dict[str, Any]:
+def month_metadata(decision: MonthRecord, plan: Plan) -> dict[str, Any]:
     """The month's change-control figures: triggers, what was done, the proposal and the approvals."""
-    approval = decision["approval"] or {}
+    approval = decision.approval or {}
     triggers = pd.DataFrame(plan.review()["triggers"] or [], columns=["kind", "month", "description"])
     return {
         "status": month_status(decision),
-        "champion": decision["champion"],
-        "champion_approval": dg.MetadataValue.json(decision["champion_approval"] or {}),
+        "champion": decision.champion,
+        "champion_approval": dg.MetadataValue.json(decision.champion_approval or {}),
         "developed": plan.develop,
         "why": plan.why,
         "triggers": table(triggers),
         "next_scheduled_review": plan.next_scheduled_review or "-",
-        "proposed": decision["proposed"] or "-",
+        "proposed": decision.proposed or "-",
         "approval_status": approval.get("status", "-"),
-        "approval_rule": decision["approval_rule"],
-        "promotion_log_sequence": decision["sequence"],
+        "approval_rule": decision.approval_rule,
+        "promotion_log_sequence": decision.sequence,
     }
 
 
-def month_status(decision: dict[str, Any]) -> str:
+def month_status(decision: MonthRecord) -> str:
     """The month in a few words: what scores it and whether a candidate awaits approval."""
-    approval = decision["approval"] or {}
-    if approval.get("status") == change_control.AWAITING:
-        return f"candidate awaiting approval: {decision['proposed']}"
-    if decision["proposed"] and decision["champion"] == decision["proposed"]:
-        return f"new champion {decision['champion']} ({approval['status']})"
-    return f"champion kept: {decision['champion']}"
+    approval = decision.approval or {}
+    if decision.awaiting:
+        return f"candidate awaiting approval: {decision.proposed}"
+    if decision.proposed and decision.champion == decision.proposed:
+        return f"new champion {decision.champion} ({approval['status']})"
+    return f"champion kept: {decision.champion}"
 
 
 def development_metadata(found: Development, charts: dict[str, bytes]) -> dict[str, Any]:

@@ -26,10 +26,10 @@ def model_comparison(context: dg.AssetExecutionContext, storage: StorageResource
     """Score the month with every candidate of its promotion decision and store the comparison."""
     month = context.partition_key
     decision = storage.read_decision(context, model, month)
-    candidates = [storage.load_version(context, model, item["version"]) for item in decision["candidates"]]
+    candidates = [storage.load_version(context, model, item["version"]) for item in decision.candidates]
     cutoffs = Cutoffs(**storage.read_report(context, forecasts, month, CUTOFFS_FILE))
     rows = comparison.compare_month(
-        month, decision["champion"], candidates, storage.read_table(context, features, month), cutoffs
+        month, decision.champion, candidates, storage.read_table(context, features, month), cutoffs
     )
     storage.write_report(context, comparison.REPORT_FILE, rows)
     history = comparison.history_table(storage.report_history(context, ASSET_KEY, comparison.REPORT_FILE, month))
@@ -38,8 +38,8 @@ def model_comparison(context: dg.AssetExecutionContext, storage: StorageResource
     return dg.MaterializeResult(
         metadata=figures(
             {
-                "champion": decision["champion"],
-                "promotion_rule": decision["rule"],
+                "champion": decision.champion,
+                "promotion_rule": decision.rule,
                 "month": table(history[history["month"] == month]),
                 "over_months": table(history),
                 "auc_over_months": image(chart, "AUC per family"),

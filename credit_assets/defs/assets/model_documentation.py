@@ -4,6 +4,7 @@ import dagster as dg
 
 from credit_assets.core.databases import studies_url
 from credit_assets.core.modeling import change_control, comparison, documentation
+from credit_assets.core.modeling.change_control import MonthRecord
 from credit_assets.core.modeling.documentation import PackInputs
 from credit_assets.core.modeling.lda import LdaSearch
 from credit_assets.core.modeling.month_decision import FRONTIER_FILE, LDA_FILE
@@ -36,10 +37,9 @@ def trials_of(storage: StorageResource, card_provenance: dict) -> list[dict]:
     return documentation.trial_rows(study_trials(studies_url(storage.store), name)) if name else []
 
 
-def packs_due(decision: dict) -> list[str]:
+def packs_due(decision: MonthRecord) -> list[str]:
     """The champion's pack, and the pack of a candidate awaiting approval: its approver reads it first."""
-    awaiting = (decision.get("approval") or {}).get("status") == change_control.AWAITING
-    return [decision["champion"], *([decision["proposed"]] if awaiting else [])]
+    return [decision.champion, *([decision.proposed] if decision.awaiting else [])]
 
 
 def development_of(
@@ -76,7 +76,7 @@ def model_documentation(context: dg.AssetExecutionContext, storage: StorageResou
     decision = storage.read_decision(context, model, month)
     entries = storage.promotions(context, model)
     cards = {
-        item["version"]: storage.load_version(context, model, item["version"]).card for item in decision["candidates"]
+        item["version"]: storage.load_version(context, model, item["version"]).card for item in decision.candidates
     }
     previous = storage.find_model(context, model, previous_month(month))
     images = {title: storage.find_report_file(context, asset, month, name) for (asset, name), title in CHARTS.items()}
@@ -101,16 +101,16 @@ def model_documentation(context: dg.AssetExecutionContext, storage: StorageResou
             search=search,
         )
         text = documentation.render(pack)
-        if version == decision["champion"]:
+        if version == decision.champion:
             stored = storage.write_report_files(context, {PACK_FILE: text.encode("utf-8")})[PACK_FILE]
             size = len(text.encode("utf-8"))
         exported[version] = storage.store.write_documentation(version, text)
     return dg.MaterializeResult(
         metadata={
-            "model_version": decision["champion"],
-            "documentation": dg.MetadataValue.path(exported[decision["champion"]]),
-            "awaiting_approval_documentation": dg.MetadataValue.path(exported[decision["proposed"]])
-            if decision["proposed"] in exported and decision["proposed"] != decision["champion"]
+            "model_version": decision.champion,
+            "documentation": dg.MetadataValue.path(exported[decision.champion]),
+            "awaiting_approval_documentation": dg.MetadataValue.path(exported[decision.proposed])
+            if decision.proposed in exported and decision.proposed != decision.champion
             else "-",
             "month_copy": dg.MetadataValue.path(stored),
             "size_bytes": size,

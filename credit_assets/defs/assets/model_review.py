@@ -49,7 +49,7 @@ def model_review(
         )
     }
     entries = storage.promotions(context, model)
-    documented = change_control.documented_air(change_control.proposal_of(entries, decision["champion"]))
+    documented = change_control.documented_air(change_control.proposal_of(entries, decision.champion))
     triggers = change_control.monitoring_triggers(
         Drift.from_dict(stored[drift_asset.drift]) if stored[drift_asset.drift] else None,
         Performance.from_dict(found) if (found := stored[performance_asset.forecast_performance]) else None,
@@ -63,7 +63,7 @@ def model_review(
     return dg.MaterializeResult(
         metadata=figures(
             {
-                "champion": decision["champion"],
+                "champion": decision.champion,
                 "triggers": table(rows),
                 "trigger_count": len(triggers),
                 "promotion_log_sequence": recorded["sequence"] if recorded else "-",
