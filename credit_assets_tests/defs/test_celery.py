@@ -9,7 +9,6 @@ exports must match bit for bit across the two.
 
 import importlib
 import io
-import json
 import os
 import signal
 import tempfile
@@ -26,10 +25,8 @@ from dagster_celery.config import TASK_EXECUTE_JOB_NAME, TASK_EXECUTE_PLAN_NAME,
 import credit_assets.celery_settings as celery_settings
 import credit_assets.celery_worker as celery_worker
 import credit_assets.definitions_celery as celery_location
-from credit_assets.core.modeling.settings import ModelSettings
 from credit_assets.core.months import FIRST_MONTH
 from credit_assets.core.store import FORECASTS_EXPORT, NOTICES_EXPORT, ArtifactStore
-from credit_assets.defs.assets.model import MODEL_DEFAULTS_SETTING
 from credit_assets.keys import PARTITION_TAG
 from credit_assets_tests.support.celery_cluster import (
     CELERY_DEPLOY,
@@ -43,7 +40,7 @@ from credit_assets_tests.support.celery_cluster import (
 from credit_assets_tests.support.daemon import all_finished
 from credit_assets_tests.support.e2e import HOST, DagsterDev, dagster_dev, postgres_server, wait_until, write_instance
 from credit_assets_tests.support.hosts import Network, private_network, reaches, sees
-from credit_assets_tests.support.materialise import FAST_MODEL, INGEST, MONTHS, storage_with
+from credit_assets_tests.support.materialise import INGEST, MONTHS, storage_with
 from credit_assets_tests.support.object_store import BUCKET, environment, fresh_prefix, s3_server
 
 BACKFILL = MONTHS[:3]  # the history (ingest_month), then two scored months (score_month)
@@ -108,11 +105,7 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
     local_root, local_home, home = tmp_path / "local", tmp_path / "local_home", tmp_path / "dagster_home"
     storage_with(local_root, small_landing, BACKFILL)
     write_instance(local_home)  # the embedded default: SQLite, and the in-process executor of credit_assets.definitions
-    # the sensor's runs take the deployment's model defaults: the test's deployment tunes and searches briefly, and
-    # reviews at the platform's cadence (the second scored month keeps the first one's champion)
-    cadence = {"review_every_months": ModelSettings.review_every_months}
-    model_defaults = {MODEL_DEFAULTS_SETTING: json.dumps({**FAST_MODEL, **cadence})}
-    local_env = {"DAGSTER_HOME": str(local_home), "CREDIT_ASSETS_STORAGE_ROOT": str(local_root), **model_defaults}
+    local_env = {"DAGSTER_HOME": str(local_home), "CREDIT_ASSETS_STORAGE_ROOT": str(local_root)}
     # every folder the test's processes write to (its instances, the local store, the logs) is under the temp folder
     hidden = sorted({Path(tempfile.gettempdir()), Path("/tmp")})
     assert any(tmp_path.is_relative_to(folder) for folder in hidden)
@@ -130,15 +123,14 @@ def test_months_landed_in_object_storage_run_on_two_worker_hosts_that_share_no_d
             **pg_env,
             celery_settings.BROKER_ENV: broker,
             "CREDIT_ASSETS_STORAGE_ROOT": shared_root,
-            **model_defaults,
             "DAGSTER_COMPUTE_LOGS_BUCKET": BUCKET,
             "DAGSTER_COMPUTE_LOGS_PREFIX": log_prefix,
             "OMP_WAIT_POLICY": "PASSIVE",
         }
         with environment(s3_env):
             storage_with(shared_root, small_landing, BACKFILL)  # the files land in object storage, nowhere else
-        # the baseline runs meanwhile, in a process of its own, with the deployment's model defaults as the sensor's
-        # runs have them
+        # the baseline runs meanwhile, in a process of its own, with the test deployment's model settings (its
+        # environment's CREDIT_ASSETS_MODEL_DEFAULTS) as the sensor's runs have them
         baseline_log = tmp_path / "local.log"
         baseline = months_running("credit_assets.definitions", BACKFILL, local_env, baseline_log, fast_model=False)
         with baseline as local_runs:

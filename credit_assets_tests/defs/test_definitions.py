@@ -15,6 +15,7 @@ from credit_assets.definitions import defs
 from credit_assets.defs.assets.model import MODEL_DEFAULTS_SETTING, ModelConfig
 from credit_assets.defs.config import deployment_defaults
 from credit_assets.defs.jobs import job_for_month
+from credit_assets_tests import TEST_DEPLOYMENT_MODEL
 
 PROJECT = Path(__file__).resolve().parents[2]
 LINEAGE = [
@@ -65,8 +66,10 @@ def test_dg_names_the_code_location_as_dagster_registers_it() -> None:
 
 
 def test_the_deployment_sets_the_model_steps_defaults_for_runs_whose_config_names_none() -> None:
-    assert ModelConfig().approval == "none"  # the suite's deployment (credit_assets_tests/__init__.py) says so
-    assert ModelConfig().optuna_trials == ModelSettings.optuna_trials  # and nothing else
+    defaults = ModelConfig().model_dump()  # the suite's deployment (credit_assets_tests/__init__.py) sets some
+    assert {key: defaults[key] for key in TEST_DEPLOYMENT_MODEL} == TEST_DEPLOYMENT_MODEL
+    unset = set(defaults) - set(TEST_DEPLOYMENT_MODEL)
+    assert unset and all(defaults[key] == getattr(ModelSettings, key) for key in unset)  # the rest are the platform's
 
 
 @pytest.mark.parametrize(

@@ -11,24 +11,17 @@ from credit_assets.defs.decision_log import DecisionLogResource
 from credit_assets.defs.forecast_freshness import forecast_freshness_checks
 from credit_assets.defs.storage import StorageResource
 from credit_assets.synthetic.generate import GeneratorConfig, generate_landing_files
+from credit_assets_tests import TEST_DEPLOYMENT_MODEL
 
 SMALL = GeneratorConfig(seed=11, history_rows=4_000, months=3, rows_per_month=1_500)
 MONTHS = SMALL.month_keys  # history 2020-09, then 2020-10 .. 2020-12
 SCORED_MONTH = MONTHS[1]  # the month conftest's shared `scored_month_root` has scored
 INGEST = ["raw_applications", "validated_applications", "features"]
 SCORE = [*INGEST, "model", "forecasts", "forecast_performance"]
-# One LightGBM thread: OpenMP threads that spin for a busy core slow training tens of times. Most tests judge one
-# month's models, so every run develops and its champion takes effect unapproved, as before change control (the
-# champion_approved check warns); tests/defs/test_model_risk.py runs the platform's cadence and approvals.
-FAST_MODEL = {
-    "optuna_trials": 2,
-    "max_boost_rounds": 200,
-    "early_stopping_rounds": 20,
-    "num_threads": 1,
-    "review_every_months": 0,
-    "approval": "none",
-    "lda_proxies": 1,
-}
+# The test deployment's model settings, where every run develops: most tests judge one month's models, and its
+# champion takes effect unapproved, as before change control (the champion_approved check warns);
+# tests/defs/test_model_risk.py runs the platform's cadence and approvals.
+FAST_MODEL = {**TEST_DEPLOYMENT_MODEL, "review_every_months": 0}
 
 # the defs folder's modules import each other's definitions, so the same objects appear more than once
 ASSETS = list({id(asset): asset for asset in defs.assets or []}.values())
