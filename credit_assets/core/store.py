@@ -161,6 +161,16 @@ class ArtifactStore:
     def delete_report_file(self, asset: str, month: str, name: str) -> None:
         self.blobs.delete(self._report_key(asset, month, name))
 
+    def write_report_files(self, asset: str, month: str, files: dict[str, bytes | None]) -> dict[str, str]:
+        """Store files of an asset's month; None removes a file an earlier run left (it would contradict)."""
+        written = {}
+        for name, data in files.items():
+            if data is None:
+                self.delete_report_file(asset, month, name)
+            else:
+                written[name] = self.write_report_file(asset, month, name, data)
+        return written
+
     def find_report(self, asset: str, month: str, name: str) -> Any | None:
         """A stored JSON report, or None when the asset has not produced it for the month."""
         try:

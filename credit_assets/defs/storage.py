@@ -119,13 +119,6 @@ class StorageResource(dg.ConfigurableResource):
         except (MissingArtifact, RegistryError) as error:
             raise Refusal(str(error)) from error
 
-    def register(self, model: Model) -> tuple[Model, bool]:
-        """Keep a trained model in the registry (a no-op when that version is stored); whether it is new."""
-        try:
-            return self.registry.register(model)
-        except RegistryError as error:
-            raise Refusal(str(error)) from error
-
     def promotions(self, context: Context, asset: AssetRef) -> list[dict[str, Any]]:
         """Every entry of the promotion log, oldest first, after its chain check."""
         self._readable(context, asset)
@@ -190,10 +183,4 @@ class StorageResource(dg.ConfigurableResource):
 
     def write_report_files(self, context: dg.AssetExecutionContext, files: dict[str, bytes | None]) -> dict[str, str]:
         """Store files of the running asset's month; None removes a file an earlier run left (it would contradict)."""
-        asset, month, written = asset_name(context.asset_key), context.partition_key, {}
-        for name, data in files.items():
-            if data is None:
-                self.store.delete_report_file(asset, month, name)
-            else:
-                written[name] = self.store.write_report_file(asset, month, name, data)
-        return written
+        return self.store.write_report_files(asset_name(context.asset_key), context.partition_key, files)

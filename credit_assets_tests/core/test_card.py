@@ -4,20 +4,8 @@ import json
 
 from credit_assets.core.modeling.calibration import CalibrationReport
 from credit_assets.core.modeling.card import ModelCard, TrainingWindow
+from credit_assets_tests.support.cards import WINDOW
 
-WINDOW = {
-    "train_months": ["2020-08", "2020-09"],
-    "validation_months": ["2020-09", "2020-10"],
-    "train_rows": 2750,
-    "validation_rows": 2750,
-    "validation_defaults": 237,
-    "validation_first_id": 103148,
-    "min_validation_defaults": 500,
-    "max_validation_share": 0.5,
-    "validation_sufficient": False,
-    "train_sha256": "a" * 64,
-    "validation_sha256": "b" * 64,
-}
 CALIBRATION = {
     "method": "sigmoid",
     "held_out_rows": 1375,

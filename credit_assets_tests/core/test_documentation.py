@@ -13,21 +13,9 @@ from credit_assets.core.modeling.change_control import MonthRecord
 from credit_assets.core.modeling.comparison import COLUMNS
 from credit_assets.core.modeling.documentation import PackInputs, p_text, render
 from credit_assets_tests.support.browser import chromium
+from credit_assets_tests.support.cards import WINDOW
 
 VERSION = "lightgbm-0123456789abcdef"
-WINDOW = {
-    "train_months": ["2020-08", "2020-09"],
-    "validation_months": ["2020-09", "2020-10"],  # 2020-09 is split: older rows train, newer rows validate
-    "train_rows": 2750,
-    "validation_rows": 2750,
-    "validation_defaults": 237,
-    "validation_first_id": 103148,
-    "min_validation_defaults": 500,
-    "max_validation_share": 0.5,
-    "validation_sufficient": False,
-    "train_sha256": "a" * 64,
-    "validation_sha256": "b" * 64,
-}
 FEATURES = feature_names()  # all of them: their long names are what makes the feature table wide
 # Gains across the thousands boundary, where a per-value format gave "12,346" beside "95.0407".
 IMPORTANCE = [

@@ -84,15 +84,10 @@ def developed(
     found = develop(month, inputs.data, inputs.protected, settings, studies_url(store), champion)
     models, new = registered(ModelRegistry(store.blobs), found.models)
     store.write_report(MODEL_ASSET, month, LDA_FILE, found.search.to_dict())
-    if found.frontier_png is None:
-        store.delete_report_file(MODEL_ASSET, month, FRONTIER_FILE)  # an earlier run's would contradict the search
-    else:
-        store.write_report_file(MODEL_ASSET, month, FRONTIER_FILE, found.frontier_png)
     proposed = models.candidates[found.search.picked] if found.search.picked else None
     shown = proposed or models.candidates[found.search.base]
     charts = model_charts(shown.model.card, models.validation_labels, shown.validation_raw, shown.validation_calibrated)
-    for name, png in charts.items():
-        store.write_report_file(MODEL_ASSET, month, name, png)
+    store.write_report_files(MODEL_ASSET, month, {FRONTIER_FILE: found.frontier_png, **charts})
     return replace(found, models=models, proposed=proposed), new, charts
 
 
